@@ -1,0 +1,31 @@
+# Entry points. README.md documents `make lab` and `make test`; the rest are building blocks.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+export VENV
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+LAB_INVENTORY ?= inventory/lab
+
+.PHONY: bootstrap test lint sanity unit integration lab lab-destroy clean
+
+bootstrap:
+	tests/harness/bootstrap.sh
+
+## make test: install everything, then lint, sanity, unit and Molecule tests
+test: bootstrap
+	tests/harness/run-tests.sh
+
+lint sanity unit integration: bootstrap
+	tests/harness/run-tests.sh $@
+
+## make lab: bring up the local container lab and run site.yml against it
+lab: bootstrap
+	ansible-playbook playbooks/lab.yml
+	ansible-playbook site.yml -i $(LAB_INVENTORY)
+
+lab-destroy:
+	ansible-playbook playbooks/lab-destroy.yml
+
+clean:
+	rm -rf .cache

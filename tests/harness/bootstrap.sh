@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything the tests and the lab need on a fresh Debian/Ubuntu machine: the pinned
+# virtualenv, a running Docker engine and the locally built base images. Safe to rerun.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/harness/lib.sh
+. "$here/lib.sh"
+mkdir -p "$top/.cache"
+export EDGEAI_JC_TIMINGS=${EDGEAI_JC_TIMINGS:-$top/.cache/bootstrap-timings.txt}
+: >"$EDGEAI_JC_TIMINGS"
+
+stage_start "bootstrap: python virtualenv"
+"$here/venv.sh"
+stage_end
+
+stage_start "bootstrap: docker engine"
+"$here/docker-engine.sh"
+stage_end
+
+stage_start "bootstrap: base images"
+"$here/base-images.sh"
+stage_end
+
+echo "Bootstrap timings:"; cat "$EDGEAI_JC_TIMINGS"
