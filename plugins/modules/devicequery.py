@@ -430,7 +430,9 @@ def main():
     result["changed"] = changed
     if not result["passed"] and params["fail_on_error"]:
         module.fail_json(msg=result["error_message"], **result)
-    module.exit_json(**result)
+    # Explicit, because Ansible marks a result with a non-zero rc as failed unless told otherwise,
+    # and a failing deviceQuery exits 1 even when fail_on_error is false.
+    module.exit_json(failed=False, **result)
 
 
 if __name__ == "__main__":

@@ -230,6 +230,13 @@ def test_failing_command_fails_with_devicequery_message(fake_devicequery, monkey
     assert result["rc"] == 1
 
 
+def test_reported_failure_is_not_a_failed_result_despite_the_exit_status(fake_devicequery, monkeypatch):
+    # Ansible turns a result with a non-zero rc into a failure unless "failed" is set.
+    monkeypatch.setenv("DQ_CAPTURE", str(FAIL35))
+    result = exits({"command": [fake_devicequery], "fail_on_error": False})
+    assert (result["rc"], result["failed"], result["passed"]) == (1, False, False)
+
+
 def test_command_not_found_fails_naming_it(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     assert fails({"command": "deviceQuery", "fail_on_error": False})["msg"].startswith(
