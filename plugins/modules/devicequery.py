@@ -30,6 +30,8 @@ description:
     O(fail_on_error=false).
   - Text that is not deviceQuery output at all (O(src), O(content)), a missing O(src) file and a
     missing executable always fail the task, whatever O(fail_on_error) says.
+requirements:
+  - The docker CLI on the target, for O(container_image).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
