@@ -283,8 +283,8 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.devicequery 
     parse_devicequery,
 )
 
-# docker run prints this to stderr before it pulls a missing image.
-_PULL_NOTICE = "Unable to find image"
+# docker run prints this to stderr once it has pulled a missing image.
+_PULLED = "Status: Downloaded newer image for "
 
 
 def _argv(module, value, name):
@@ -425,7 +425,7 @@ def main():
                 % params["container_image"],
             )
         result = _run(module, argv)
-        changed = _PULL_NOTICE in result["stderr"]
+        changed = _PULLED in result["stderr"]
 
     for warning in result.pop("warnings"):
         module.warn(warning)

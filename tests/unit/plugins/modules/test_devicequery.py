@@ -115,7 +115,8 @@ def fake_devicequery(tmp_path):
 @pytest.fixture
 def fake_docker(tmp_path):
     # Stands in for the docker CLI: records its arguments, knows image "present:1" only,
-    # "pulls" any other image like docker run does, then prints the capture in $DQ_CAPTURE.
+    # fails to pull "unreachable:1", "pulls" any other image like docker run does, then
+    # prints the capture in $DQ_CAPTURE.
     argv_log = tmp_path / "docker.argv"
     path = script(
         tmp_path / "docker",
@@ -126,7 +127,14 @@ def fake_docker(tmp_path):
           echo "Error: No such image: $3" >&2; exit 1
         fi
         for arg; do image=$arg; done
-        case "$*" in *present:1*) ;; *) echo "Unable to find image '$image' locally" >&2 ;; esac
+        case "$*" in
+          *present:1*) ;;
+          *unreachable:1*) echo "Unable to find image '$image' locally" >&2
+             echo "docker: Error response from daemon: Get https://registry-1.docker.io/v2/: dial tcp: lookup registry-1.docker.io: no such host." >&2
+             exit 125 ;;
+          *) echo "Unable to find image '$image' locally" >&2
+             echo "Status: Downloaded newer image for $image" >&2 ;;
+        esac
         cat "$DQ_CAPTURE"
         """.format(log=argv_log),
     )
@@ -307,6 +315,14 @@ def test_pulling_the_image_reports_changed(fake_docker, monkeypatch):
     monkeypatch.setenv("DQ_CAPTURE", str(NANO))
     result = exits({"container_image": "absent:1", "docker_cli": docker})
     assert (result["passed"], result["changed"]) == (True, True)
+
+
+def test_failed_pull_is_not_a_change(fake_docker, monkeypatch):
+    docker = fake_docker[0]
+    monkeypatch.setenv("DQ_CAPTURE", str(NANO))
+    result = exits({"container_image": "unreachable:1", "docker_cli": docker, "fail_on_error": False})
+    assert (result["passed"], result["changed"], result["rc"]) == (False, False, 125)
+    assert result["error_message"].endswith("no such host.")
 
 
 def test_check_mode_skips_an_image_that_is_not_on_the_host(fake_docker, monkeypatch):
