@@ -1,0 +1,162 @@
+"""The nfs_server role's own checks, run by Ansible on the controller (no containers):
+preflight refuses bad settings with a message naming the host and value, and the dataset
+verification turns jc_dataset.py's findings into a clear task failure."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PLAYBOOK = Path(__file__).with_name("run_role_tasks.yml")
+TOOL = ROOT / "roles" / "nfs_server" / "files" / "jc_dataset.py"
+
+
+def inventory(tmp_path, agent_ip="192.168.10.2", servers=("srv",)):
+    hosts = {
+        "all": {
+            "vars": {"ansible_python_interpreter": sys.executable,
+                     "cluster_nfs_export_network": "192.168.10.0/24"},
+            "children": {
+                "nfs_server": {"hosts": {name: {"cluster_node_ip": "192.168.10.%d" % (i + 1)}
+                                         for i, name in enumerate(servers)}},
+                "k3s_agents": {"hosts": {"agent1": {"cluster_node_ip": agent_ip}}},
+            },
+        }
+    }
+    path = tmp_path / "hosts.json"
+    path.write_text(json.dumps(hosts))
+    return path
+
+
+def run_tasks(tmp_path, tasks, extra_vars, hosts_file=None, limit=None):
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(dict(extra_vars, nfs_check_tasks=tasks)))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_NOCOLOR="1", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    argv = ["ansible-playbook", "-i", str(hosts_file or inventory(tmp_path)), str(PLAYBOOK), "-e", "@" + str(extra)]
+    if limit:
+        argv += ["--limit", limit]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    # Ansible folds long messages; compare on single spaces.
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+# --- preflight ---------------------------------------------------------------------------
+
+def test_preflight_accepts_the_defaults(tmp_path):
+    rc, out = run_tasks(tmp_path, "preflight.yml", {})
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("extra_vars, message", [
+    ({"nfs_server_exports": [{"path": "/nfs/images", "clients": "192.168.10.0/24",
+                              "options": ["rw", "no_root_squash"]}]},
+     "Export(s) /nfs/images ask for no_root_squash"),
+    ({"nfs_server_nfs_version": "3"},
+     "nfs_server_nfs_version is 3 but the server serves 4.0, 4.1, 4.2"),
+    ({"nfs_server_exports": [{"path": "/nfs/images", "clients": "192.168.10.0/24", "options": ["ro", "rw"]}]},
+     "Export /nfs/images on srv is invalid"),
+    ({"nfs_server_exports": [{"path": "/nfs/images", "clients": "everyone", "options": ["ro"]}]},
+     "(got everyone)"),
+    ({"nfs_server_exports": [{"path": "nfs/images", "clients": "192.168.10.0/24", "options": ["ro"]}]},
+     "Export nfs/images on srv is invalid: it needs an absolute path"),
+    ({"nfs_server_dataset_source": "copy", "nfs_server_dataset_copy_src": "/nonexistent/images"},
+     "nfs_server_dataset_copy_src '/nonexistent/images' is not a directory on the controller"),
+    ({"nfs_server_exports": [{"path": "/srv/other", "clients": "192.168.10.0/24", "options": ["ro"]}]},
+     "nfs_server_export_path (/nfs/images) must be one of the exports (/srv/other)"),
+])
+def test_preflight_refuses_bad_settings_naming_them(tmp_path, extra_vars, message):
+    rc, out = run_tasks(tmp_path, "preflight.yml", extra_vars)
+    assert rc != 0
+    assert message in out
+
+
+def test_preflight_allows_no_root_squash_only_with_a_warning(tmp_path):
+    rc, out = run_tasks(tmp_path, "preflight.yml", {
+        "nfs_server_allow_no_root_squash": True,
+        "nfs_server_exports": [{"path": "/nfs/images", "clients": "192.168.10.0/24",
+                                "options": ["ro", "no_root_squash"]}],
+    })
+    assert rc == 0, out
+    assert "WARNING: /nfs/images exported with no_root_squash" in out
+
+
+def test_preflight_refuses_a_client_outside_the_export_network(tmp_path):
+    rc, out = run_tasks(tmp_path, "preflight.yml", {}, hosts_file=inventory(tmp_path, agent_ip="10.0.0.5"))
+    assert rc != 0
+    assert "NFS client agent1 (10.0.0.5) is outside the networks allowed to mount /nfs/images" in out
+
+
+def test_preflight_refuses_two_nfs_servers(tmp_path):
+    rc, out = run_tasks(tmp_path, "preflight.yml", {}, hosts_file=inventory(tmp_path, servers=("srv", "srv2")))
+    assert rc != 0
+    assert "exactly one host in group nfs_server (found srv, srv2)" in out
+
+
+# --- dataset verification ----------------------------------------------------------------
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A small generated dataset and an executable copy of the tool, outside the repository."""
+    root = tmp_path / "images"
+    subprocess.run([sys.executable, str(TOOL), "generate", str(root), "--count", "4", "--width", "32",
+                    "--height", "24", "--jobs", "1"], check=True, capture_output=True)
+    tool = tmp_path / "jc_dataset.py"
+    shutil.copy(TOOL, tool)
+    tool.chmod(0o755)
+    return root, tool
+
+
+def verify(tmp_path, root, tool):
+    return run_tasks(tmp_path, "dataset_verify.yml", {
+        "nfs_server_export_path": str(root), "nfs_server_dataset_tool_path": str(tool),
+        "ansible_python_interpreter": sys.executable,
+    }, limit="srv")
+
+
+def test_verify_reports_a_healthy_dataset(tmp_path, dataset):
+    root, tool = dataset
+    rc, out = verify(tmp_path, root, tool)
+    assert rc == 0, out
+    assert "%s: 4 images" % root in out
+
+
+def test_verify_names_a_corrupt_image(tmp_path, dataset):
+    root, tool = dataset
+    image = root / "img_000001.jpg"
+    data = bytearray(image.read_bytes())
+    data[100] ^= 0xFF  # same size, different content
+    image.write_bytes(bytes(data))
+    rc, out = verify(tmp_path, root, tool)
+    assert rc != 0
+    assert "does not match its manifest (jc_dataset.py verify exit 1)" in out
+    assert "img_000001.jpg: sha256 differs from the manifest" in out
+
+
+def test_verify_names_a_missing_image(tmp_path, dataset):
+    root, tool = dataset
+    (root / "img_000002.jpg").unlink()
+    rc, out = verify(tmp_path, root, tool)
+    assert rc != 0
+    assert "1 file(s) missing, e.g. img_000002.jpg" in out
+
+
+def test_verify_explains_a_missing_dataset_directory(tmp_path, dataset):
+    _, tool = dataset
+    rc, out = verify(tmp_path, tmp_path / "nowhere", tool)
+    assert rc != 0
+    assert "cannot be checked (jc_dataset.py verify exit 2)" in out
+    assert "dataset directory %s does not exist" % (tmp_path / "nowhere") in out
+
+
+def test_verify_explains_a_missing_manifest(tmp_path, dataset):
+    root, tool = dataset
+    (root / "manifest.json").unlink()
+    rc, out = verify(tmp_path, root, tool)
+    assert rc != 0
+    assert "no manifest at %s/manifest.json" % root in out
