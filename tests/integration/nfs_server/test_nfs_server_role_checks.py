@@ -33,7 +33,7 @@ def inventory(tmp_path, agent_ip="192.168.10.2", servers=("srv",)):
     return path
 
 
-def run_tasks(tmp_path, tasks, extra_vars, hosts_file=None, limit=None):
+def run_tasks(tmp_path, tasks, extra_vars, hosts_file=None, limit=None, check=False):
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps(dict(extra_vars, nfs_check_tasks=tasks)))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
@@ -41,6 +41,8 @@ def run_tasks(tmp_path, tasks, extra_vars, hosts_file=None, limit=None):
     argv = ["ansible-playbook", "-i", str(hosts_file or inventory(tmp_path)), str(PLAYBOOK), "-e", "@" + str(extra)]
     if limit:
         argv += ["--limit", limit]
+    if check:
+        argv.append("--check")
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     # Ansible folds long messages; compare on single spaces.
     return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
@@ -90,6 +92,12 @@ def test_preflight_refuses_a_client_outside_the_export_network(tmp_path):
     rc, out = run_tasks(tmp_path, "preflight.yml", {}, hosts_file=inventory(tmp_path, agent_ip="10.0.0.5"))
     assert rc != 0
     assert "NFS client agent1 (10.0.0.5) is outside the networks allowed to mount /nfs/images" in out
+
+
+def test_preflight_refuses_an_inventory_without_nfs_server(tmp_path):
+    rc, out = run_tasks(tmp_path, "preflight.yml", {}, hosts_file=inventory(tmp_path, servers=()))
+    assert rc != 0
+    assert "exactly one host in group nfs_server (found none)" in out
 
 
 def test_preflight_refuses_two_nfs_servers(tmp_path):
@@ -160,3 +168,19 @@ def test_verify_explains_a_missing_manifest(tmp_path, dataset):
     rc, out = verify(tmp_path, root, tool)
     assert rc != 0
     assert "no manifest at %s/manifest.json" % root in out
+
+
+# --- Kubernetes objects ------------------------------------------------------------------
+
+def test_kubernetes_objects_are_skipped_with_a_reason_without_kubernetes(tmp_path):
+    rc, out = run_tasks(tmp_path, "kubernetes.yml", {"cluster_kubernetes": False})
+    assert rc == 0, out
+    assert "Skipping the PersistentVolume and claim of the dataset: nfs_server_kubernetes_enabled is false" in out
+
+
+def test_check_mode_before_k3s_exists_explains_instead_of_failing(tmp_path):
+    kubeconfig = tmp_path / "no-such-kubeconfig.yaml"
+    rc, out = run_tasks(tmp_path, "kubernetes.yml", {"cluster_kubernetes": True,
+                                                     "cluster_kubeconfig": str(kubeconfig)}, check=True)
+    assert rc == 0, out
+    assert "Check mode: %s does not exist yet (k3s_server writes it)" % kubeconfig in out
