@@ -184,3 +184,56 @@ def test_check_mode_before_k3s_exists_explains_instead_of_failing(tmp_path):
                                                      "cluster_kubeconfig": str(kubeconfig)}, check=True)
     assert rc == 0, out
     assert "Check mode: %s does not exist yet (k3s_server writes it)" % kubeconfig in out
+
+
+# --- dataset copy from the controller ----------------------------------------------------
+
+def make_source(tmp_path):
+    src = tmp_path / "source"
+    subprocess.run([sys.executable, str(TOOL), "generate", str(src), "--count", "3", "--width", "32",
+                    "--height", "24", "--jobs", "1"], check=True, capture_output=True)
+    (src / "sub").mkdir()
+    (src / "img_000002.jpg").rename(src / "sub" / "Photo.JPEG")
+    (src / "notes.txt").write_text("not an image\n")
+    return src
+
+
+def copy_dataset(tmp_path, src, export, method):
+    tool = tmp_path / "jc_dataset.py"
+    shutil.copy(TOOL, tool)
+    tool.chmod(0o755)
+    return run_tasks(tmp_path, "dataset_copy.yml", {
+        "nfs_server_dataset_source": "copy", "nfs_server_dataset_copy_src": str(src),
+        "nfs_server_dataset_copy_method": method, "nfs_server_export_path": str(export),
+        "nfs_server_dataset_tool_path": str(tool), "ansible_python_interpreter": sys.executable,
+    }, limit="srv")
+
+
+def recap_changed(out):
+    return int(out.split("srv : ok=")[1].split("changed=")[1].split()[0])
+
+
+@pytest.mark.parametrize("method", ["synchronize", "copy"])
+def test_copy_brings_only_the_images_and_writes_their_manifest(tmp_path, method):
+    src, export = make_source(tmp_path), tmp_path / "export"
+    export.mkdir()
+    rc, out = copy_dataset(tmp_path, src, export, method)
+    assert rc == 0, out
+    copied = sorted(str(p.relative_to(export)) for p in export.rglob("*") if p.is_file())
+    assert copied == ["img_000000.jpg", "img_000001.jpg", "manifest.json", "sub/Photo.JPEG"]
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert [entry["path"] for entry in manifest["files"]] == ["img_000000.jpg", "img_000001.jpg", "sub/Photo.JPEG"]
+
+
+@pytest.mark.parametrize("method", ["synchronize", "copy"])
+def test_copy_again_changes_nothing_then_only_a_changed_image(tmp_path, method):
+    src, export = make_source(tmp_path), tmp_path / "export"
+    export.mkdir()
+    assert copy_dataset(tmp_path, src, export, method)[0] == 0
+    rc, out = copy_dataset(tmp_path, src, export, method)
+    assert rc == 0 and recap_changed(out) == 0, out
+    (src / "img_000001.jpg").write_bytes((src / "img_000000.jpg").read_bytes())
+    rc, out = copy_dataset(tmp_path, src, export, method)
+    assert rc == 0, out
+    assert recap_changed(out) == 2, "the image copy and the manifest"
+    assert (export / "img_000001.jpg").read_bytes() == (src / "img_000000.jpg").read_bytes()
