@@ -23,6 +23,7 @@ CASES = {
         "nfs_server_nfs4_minor_versions": [1, 2],
         "nfs_server_nfs_version": "3",
         "nfs_server_results_export_enabled": True,
+        "nfs_server_ganesha_graceless": True,
     },
     "custom_exports": {
         "nfs_server_allow_no_root_squash": True,
