@@ -25,9 +25,9 @@ command-line flag of the same meaning; a flag wins over the environment:
     CUDA_GRAPHS          auto | on | off: replay the model as one CUDA graph (auto = off: measured
                          no faster for ResNet-50 at batch 256 on an H100, see docs/benchmarks.md)
     PREFETCH_BATCHES     batches read/decoded ahead of the model (--prefetch-batches)
-    DECODE_PROCESS       auto | on | off: nvJPEG in a second process, its own CUDA context, batches
-                         shared by CUDA IPC (auto = on for x86_64 with torchvision >= 0.19; never on
-                         Tegra, which has no CUDA IPC)       (--decode-process)
+    DECODE_PROCESS       auto | on | off: nvJPEG in a second process (own CUDA context, batches shared
+                         by CUDA IPC); auto = off: measured slower on an H100 without MPS (contexts
+                         time-slice), kept for MPS hosts; never on Tegra (no CUDA IPC)
 
 The partition is contiguous over the sorted file list (or over TOTAL_IMAGES): every index gets
 total // jobs items and the last one also takes the remainder, so an index may get none.
@@ -932,11 +932,13 @@ def _decode_process_main(control, out):
 
 
 class DecodeProcess(object):
-    """nvJPEG decoding in a process of its own, so in a CUDA context of its own. Measured on an H100:
-    inside one process, batched nvJPEG makes no progress while the model's kernels are queued (on
-    any stream), so decode and inference serialize; a second context does not wait for the first's
-    work. Decoded, normalized batches come back as CUDA tensors through IPC (torch.multiprocessing);
-    the parent keeps the last few alive until the model has read them."""
+    """nvJPEG decoding in a process of its own, so in a CUDA context of its own (DECODE_PROCESS=on).
+    Inside one process batched nvJPEG makes no progress while the model's kernels are queued (on any
+    stream; measured on an H100), so decode and inference serialize. A second context does not wait
+    for the first one's work, but without MPS the GPU time-slices between contexts: measured slower
+    (5.3k against 7.5k img/s), so this is opt-in, for hosts that run the MPS daemon. Decoded,
+    normalized batches come back as CUDA tensors through IPC (torch.multiprocessing); the parent
+    keeps the last few alive until the model has read them."""
 
     def __init__(self):
         import multiprocessing
@@ -1106,18 +1108,12 @@ def _warm_decoder(rt, decode, sample, workers):
         rt.infer(rt.normalize_nhwc(rt.torch.from_numpy(np.stack(good))))
 
 
-def want_decode_process(settings, machine=None, nvidia_device=None):
+def want_decode_process(settings):
     """Whether to start the decode process now, before torch is imported, so that both processes
-    import at once. auto: an x86_64 host with an NVIDIA device node (not Tegra, not a CPU box)."""
-    import platform
-    choice = settings["decode_process"]
-    if choice == "off" or settings["workload_mode"] != "files" or settings["decode"] not in ("auto", "gpu") \
-            or settings["device"] == "cpu" or settings["num_workers"] not in ("auto", 0):
-        return False
-    if choice == "on":
-        return True
-    nvidia_device = os.path.exists("/dev/nvidiactl") if nvidia_device is None else nvidia_device
-    return nvidia_device and (machine or platform.machine()).lower() in ("x86_64", "amd64")
+    import at once: only when asked for (DECODE_PROCESS=on) and nvJPEG decoding is possible."""
+    return settings["decode_process"] == "on" and settings["workload_mode"] == "files" \
+        and settings["decode"] in ("auto", "gpu") and settings["device"] != "cpu" \
+        and settings["num_workers"] in ("auto", 0)
 
 
 def run(settings, plan, startup, errors, dp=None):
