@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs on the lent GPU machine (the device tool's `run`), from the checkout root:
-#   bash .device-carry/perf/device_run.sh TAG [gpu_bench.py options...]
+#   bash .device-carry/perf/device_run.sh TAG [gpu_bench.py options...]   (carried copies side by side)
+#   OUT=/some/dir bash benchmarks/device_run.sh TAG                      (from a checkout)
 # Builds NVIDIA's deviceQuery from the carried cuda-samples sources (never committed) and captures it
 # on all GPUs, on GPU 0 alone and with no visible GPU, then runs gpu_bench.py. Everything lands in $OUT
 # (at most 8 files come back): results.json, bench.log, logs.tgz, dq_*.txt, dq_meta.txt.
@@ -31,9 +32,12 @@ if [ -f "$HERE/dq/deviceQuery.cpp" ]; then
   cat "$OUT/dq_build.txt" >> "$OUT/dq_meta.txt"; rm -f "$OUT/dq_build.txt"
 fi
 
+# The programs sit beside this script when carried; in a checkout they are in their roles.
+INFER=$HERE/jc_infer.py; [ -f "$INFER" ] || INFER=$HERE/../roles/gpu_workloads/files/jc_infer.py
+DATASET=$HERE/jc_dataset.py; [ -f "$DATASET" ] || DATASET=$HERE/../roles/nfs_server/files/jc_dataset.py
 mkdir -p /tmp/bench_out
-timeout "${BENCH_TIMEOUT:-540}" python3 "$HERE/gpu_bench.py" --infer "$HERE/jc_infer.py" \
-  --dataset-tool "$HERE/jc_dataset.py" --work /tmp/jcbench --out /tmp/bench_out "$@" 2>&1 | tee "$OUT/bench.log"
+timeout "${BENCH_TIMEOUT:-540}" python3 "$HERE/gpu_bench.py" --infer "$INFER" \
+  --dataset-tool "$DATASET" --work /tmp/jcbench --out /tmp/bench_out "$@" 2>&1 | tee "$OUT/bench.log"
 cp /tmp/bench_out/results.json "$OUT/results.json" 2>/dev/null
 tar -czf "$OUT/logs.tgz" -C /tmp/bench_out logs 2>/dev/null
 python3 - <<'PY'
