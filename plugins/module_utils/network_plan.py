@@ -260,7 +260,9 @@ def _topology_problems(plan):
 
 def _name_problems(plan):
     problems = []
-    names = dict((host, name) for host, name in (plan.get("node_names") or {}).items())
+    # An unset hostname means the node keeps its inventory name.
+    names = dict((host, host if name in (None, "") else name)
+                 for host, name in (plan.get("node_names") or {}).items())
     invalid = dict((host, name) for host, name in names.items()
                    if not isinstance(name, str) or not valid_node_name(name.lower()))
     if invalid:

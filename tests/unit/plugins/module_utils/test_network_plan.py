@@ -376,6 +376,14 @@ def test_network_plan_problems(changes, expected):
     assert network_plan_problems(_plan(**changes)) == expected
 
 
+def test_unset_hostname_means_the_inventory_name():
+    problems = network_plan_problems(_plan(node_names={"jetson-worker1": None, "jetson-worker2": "jetson-worker1"}))
+    assert problems == [
+        "duplicate hostname jetson-worker1 on jetson-worker1, jetson-worker2: k3s node names must be unique "
+        "(a second node with the same name replaces the first)."
+    ]
+
+
 def test_ha_with_three_servers_is_fine():
     plan = _plan(servers=["jetson-master", "jetson-worker1", "jetson-worker2"], agents=[],
                  nfs_clients=[], server_ha=True)
