@@ -16,6 +16,7 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.network_plan
     NetworkPlanError,
     addresses_outside,
     addresses_within,
+    describe_interface_address,
     find_duplicates,
     find_overlaps,
     network_plan_problems,
@@ -46,4 +47,5 @@ class FilterModule(object):
             "addresses_outside": _as_filter(addresses_outside),
             "addresses_within": _as_filter(addresses_within),
             "network_plan_problems": _as_filter(network_plan_problems),
+            "interface_address": _as_filter(describe_interface_address),
         }

@@ -127,6 +127,23 @@ def parse_interface_address(value, what="address"):
     return interface
 
 
+def describe_interface_address(value):
+    """Split an interface address ("192.168.0.1/16") into the parts roles template with.
+
+    Returns ``{"address": "192.168.0.1", "prefix": 16, "network": "192.168.0.0/16",
+    "netmask": "255.255.0.0", "cidr": "192.168.0.1/16"}``; refuses what
+    parse_interface_address refuses.
+    """
+    interface = parse_interface_address(value)
+    return {
+        "address": str(interface.ip),
+        "prefix": interface.prefixlen,
+        "network": str(interface.cidr),
+        "netmask": str(interface.netmask),
+        "cidr": "%s/%d" % (interface.ip, interface.prefixlen),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Building blocks (each one is also a filter)
 # ---------------------------------------------------------------------------------------------

@@ -50,3 +50,7 @@ def test_addresses_within_filter_takes_named_networks():
 def test_network_plan_problems_filter_refuses_a_list():
     with pytest.raises(AnsibleFilterError, match="network_plan_problems expects a mapping"):
         FILTERS["network_plan_problems"](["10.42.0.0/16"])
+
+
+def test_interface_address_filter_gives_the_network():
+    assert FILTERS["interface_address"]("192.168.0.1/16")["network"] == "192.168.0.0/16"

@@ -10,6 +10,7 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.network_plan
     NetworkPlanError,
     addresses_outside,
     addresses_within,
+    describe_interface_address,
     find_duplicates,
     find_overlaps,
     network_plan_problems,
@@ -405,3 +406,24 @@ def test_a_bad_node_address_does_not_hide_range_problems():
 def test_network_plan_problems_refuses_unknown_keys():
     with pytest.raises(TypeError, match="unknown keys pod_cidrs"):
         network_plan_problems(_plan(pod_cidrs="10.42.0.0/16"))
+
+
+# --- describe_interface_address ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("192.168.0.1/16", {"address": "192.168.0.1", "prefix": 16, "network": "192.168.0.0/16",
+                            "netmask": "255.255.0.0", "cidr": "192.168.0.1/16"}),
+        ("172.30.21.1/255.255.255.0", {"address": "172.30.21.1", "prefix": 24, "network": "172.30.21.0/24",
+                                       "netmask": "255.255.255.0", "cidr": "172.30.21.1/24"}),
+    ],
+    ids=["reference-gateway", "netmask-form"],
+)
+def test_describe_interface_address(value, expected):
+    assert describe_interface_address(value) == expected
+
+
+def test_describe_interface_address_refuses_a_bare_address():
+    with pytest.raises(NetworkPlanError, match="needs a prefix length"):
+        describe_interface_address("192.168.0.1")
