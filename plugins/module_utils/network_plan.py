@@ -127,14 +127,14 @@ def parse_interface_address(value, what="address"):
     return interface
 
 
-def describe_interface_address(value):
+def describe_interface_address(value, what="address"):
     """Split an interface address ("192.168.0.1/16") into the parts roles template with.
 
     Returns ``{"address": "192.168.0.1", "prefix": 16, "network": "192.168.0.0/16",
     "netmask": "255.255.0.0", "cidr": "192.168.0.1/16"}``; refuses what
-    parse_interface_address refuses.
+    parse_interface_address refuses, naming the value as ``what`` (e.g. the variable).
     """
-    interface = parse_interface_address(value)
+    interface = parse_interface_address(value, what)
     return {
         "address": str(interface.ip),
         "prefix": interface.prefixlen,

@@ -54,3 +54,8 @@ def test_network_plan_problems_filter_refuses_a_list():
 
 def test_interface_address_filter_gives_the_network():
     assert FILTERS["interface_address"]("192.168.0.1/16")["network"] == "192.168.0.0/16"
+
+
+def test_interface_address_filter_names_the_variable_in_errors():
+    with pytest.raises(AnsibleFilterError, match="gateway_laptop_address '10.0.0.1' needs a prefix length"):
+        FILTERS["interface_address"]("10.0.0.1", "gateway_laptop_address")
