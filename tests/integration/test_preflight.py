@@ -1,7 +1,7 @@
 """Every preflight failure mode, run through site.yml against real (throwaway) hosts.
 
-Two systemd containers (pf-node1 = k3s server + NFS server, pf-node2 = agent) stand in for the
-boards. Each case writes an inventory that breaks one promise, runs
+Two systemd containers (inventory pf-node1 = k3s server + NFS server, pf-node2 = agent) stand in
+for the boards. Each case writes an inventory that breaks one promise, runs
 `ansible-playbook site.yml --tags preflight`, and checks
   - the run fails with exactly the expected message, and
   - nothing happened on the hosts: Docker recorded no exec into either container during the
@@ -20,8 +20,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).resolve().parent / "files"
-OWNER = "pytest-preflight"
+# pytest-xdist may run this module's tests in several workers at once (its xdist_group has no
+# effect with the pinned pytest 9): each worker gets containers of its own. The inventory names,
+# which the messages carry, stay pf-node1 and pf-node2.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+OWNER = "pytest-preflight" + ("-" + WORKER if WORKER else "")
 HOSTS = ["pf-node1", "pf-node2"]
+CONTAINERS = {host: (host.replace("pf-", "pf-%s-" % WORKER) if WORKER else host) for host in HOSTS}
 MARKER = "/etc/edgeai-preflight-marker"
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("preflight")]
@@ -50,13 +55,13 @@ def _remove_hosts():
 
 def _host_state(host):
     """What must not change: the marker's content and mtime, and the hostname."""
-    return _docker("exec", host, "sh", "-c", f"stat -c '%y %s' {MARKER}; cat {MARKER}; hostname").stdout
+    return _docker("exec", CONTAINERS[host], "sh", "-c", f"stat -c '%y %s' {MARKER}; cat {MARKER}; hostname").stdout
 
 
 @pytest.fixture(scope="module")
 def hosts():
     _remove_hosts()
-    containers = [{"name": name} for name in HOSTS]
+    containers = [{"name": CONTAINERS[host], "hostname": host} for host in HOSTS]
     subprocess.run(
         ["ansible-playbook", str(FILES / "systemd_hosts_up.yml"),
          "-e", json.dumps({"owner": OWNER, "containers": containers})],
@@ -64,7 +69,7 @@ def hosts():
         check=True, capture_output=True, text=True,
     )
     for host in HOSTS:
-        _docker("exec", host, "sh", "-c", f"echo untouched-{host} > {MARKER}")
+        _docker("exec", CONTAINERS[host], "sh", "-c", f"echo untouched-{host} > {MARKER}")
     yield {host: _host_state(host) for host in HOSTS}
     _remove_hosts()
 
@@ -85,7 +90,7 @@ def _inventory(tmp_path, plan=None, node_vars=None, servers=("pf-node1",), agent
     ips = {"pf-node1": "192.168.10.1", "pf-node2": "192.168.10.2"}
 
     def host(name):
-        hostvars = {"ansible_host": name, "cluster_node_ip": ips[name]}
+        hostvars = {"ansible_host": CONTAINERS[name], "cluster_node_ip": ips[name]}
         hostvars.update(node_vars.get(name, {}))
         return hostvars
 
@@ -119,7 +124,7 @@ def _run(playbook, inventory, *args):
     events = _docker(
         "events", "--since", f"{since:.6f}", "--until", f"{time.time():.6f}",
         "--filter", "event=exec_create",
-        *[arg for host in HOSTS for arg in ("--filter", f"container={host}")],
+        *[arg for host in HOSTS for arg in ("--filter", f"container={CONTAINERS[host]}")],
         "--format", "{{.Actor.Attributes.name}} {{.Action}}",  # e.g. "pf-node1 exec_create: /bin/sh -c ..."
     ).stdout.split("\n")
     try:
@@ -271,4 +276,4 @@ def test_the_exec_probe_sees_a_play_that_reaches_the_hosts(hosts, tmp_path):
     }]))
     rc, report, execs = _run(playbook, _inventory(tmp_path))
     assert (rc, _failures(report)) == (0, [])
-    assert {event.split()[0] for event in execs} == set(HOSTS)
+    assert {event.split()[0] for event in execs} == set(CONTAINERS.values())
