@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "jc-lab"
 ECHO = "jc-lab-pytest-echo"
-HOSTS = ["gateway", "master", "worker1", "worker2"]
+HOSTS = ["laptop", "master", "worker1", "worker2"]
 TIMEOUT = int(os.environ.get("EDGEAI_JC_LAB_TIMEOUT", "1800"))
 
 pytestmark = [pytest.mark.lab, pytest.mark.docker, pytest.mark.xdist_group("lab")]
