@@ -10,7 +10,7 @@ writes, for each VERSION, OUT_DIR/VERSION/ with the file names of a k3s GitHub r
 ``k3s``, ``k3s-arm64``, ``k3s-armhf`` (tests/doubles/k3s/fake-k3s with the version and the
 architecture baked in: NOT k3s), ``k3s-airgap-images-<arch>.tar.gz`` (a real ``docker load``
 archive holding one tiny image, ``k3s-test-double/pause:<version>``, not k3s's images) and
-``sha256sum-<arch>.txt`` over them. So OUT_DIR/VERSION serves as ``k3s_airgap_dir`` and OUT_DIR
+``k3s-images.txt`` (the image it holds) and ``sha256sum-<arch>.txt`` over them. So OUT_DIR/VERSION serves as ``k3s_airgap_dir`` and OUT_DIR
 as a release mirror (``k3s_*_release_url``) with the layout of
 https://github.com/k3s-io/k3s/releases/download/VERSION/ASSET.
 """
@@ -37,9 +37,13 @@ def tar_bytes(members):
     return buffer.getvalue()
 
 
+def image_ref(version):
+    return "docker.io/k3s-test-double/pause:" + version.replace("+", "-")
+
+
 def image_archive(version, arch):
     """A `docker save` archive (manifest.json + config + one layer) that `docker load` accepts."""
-    tag = "k3s-test-double/pause:" + version.replace("+", "-")
+    tag = image_ref(version)
     layer = tar_bytes([("k3s-test-double.txt", ("fake k3s %s %s image layer\n" % (version, arch)).encode())])
     layer_id = hashlib.sha256(layer).hexdigest()
     config = json.dumps({
@@ -71,6 +75,7 @@ def build(out_dir, version):
             binary: template.replace('"@K3S_VERSION@"', json.dumps(version)).replace(
                 '"@K3S_ARCH@"', json.dumps(arch)).encode(),
             "k3s-airgap-images-%s.tar.gz" % arch: image_archive(version, arch),
+            "k3s-images.txt": (image_ref(version) + "\n").encode(),
         }
         lines = []
         for name, data in sorted(files.items()):
