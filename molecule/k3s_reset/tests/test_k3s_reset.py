@@ -30,7 +30,7 @@ def test_systemd_no_longer_knows_the_unit(name, unit):
 
 @pytest.mark.parametrize("name", [SERVER, AGENT])
 def test_no_k3s_process_is_left(name):
-    assert node(name).run("pgrep -f '/usr/local/bin/k3s'").rc == 1
+    assert node(name).run("pgrep -f '[/]usr/local/bin/k3s'").rc == 1
 
 
 def test_containers_kubernetes_made_are_removed():
