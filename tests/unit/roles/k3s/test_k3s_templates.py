@@ -1,7 +1,8 @@
 """Golden-file tests of the files the k3s roles write on a node.
 
 The templates are rendered by ansible-playbook with the roles' own defaults and vars
-(k3s_render.py) and compared with tests/fixtures/k3s/<case>/<file>. After an intended change,
+(k3s_render.py) and compared with tests/fixtures/k3s/<case>/<file>.golden (byte-exact
+snapshots; not named .yaml, so the linters leave them alone). After an intended change,
 regenerate with: EDGEAI_JC_UPDATE_GOLDEN=1 python -m pytest tests/unit/roles/k3s -q
 and review the diff.
 """
@@ -67,7 +68,7 @@ def rendered(tmp_path_factory):
 )
 def test_rendered_file_matches_golden(rendered, case, name):
     text = (rendered[case] / name).read_text()
-    golden = GOLDEN / case / name
+    golden = GOLDEN / case / (name + ".golden")
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text)
