@@ -1,0 +1,67 @@
+"""A k3s server and agent installed online on arm64: the right binary, verified, configured,
+running, and the agent joined the server."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_common"))
+from k3s_testlib import (  # noqa: E402
+    CONTROL_PLANE_TAINT, digest, env_file, node, read_json, read_yaml, release_sha256)
+
+VERSION = "v1.30.6+k3s1"
+SERVER, AGENT = "k3s-arm64-server", "k3s-arm64-agent"
+DOUBLE = "/var/lib/rancher/k3s/test-double"
+
+
+@pytest.mark.parametrize("name", [SERVER, AGENT])
+def test_host_is_arm64(name):
+    assert node(name).system_info.arch == "aarch64"
+
+
+@pytest.mark.parametrize("name", [SERVER, AGENT])
+def test_binary_is_the_arm64_release_file(name):
+    # Not k3s (amd64) nor k3s-armhf: the double would refuse to run on a foreign architecture.
+    binary = node(name).file("/usr/local/bin/k3s")
+    assert (binary.mode, binary.sha256sum) == (0o755, release_sha256(VERSION, "arm64", "k3s-arm64"))
+
+
+@pytest.mark.parametrize("name", [SERVER, AGENT])
+def test_binary_reports_the_pinned_version(name):
+    assert node(name).check_output("/usr/local/bin/k3s --version").split()[2] == VERSION
+
+
+def test_server_config_is_tainted_and_runs_on_containerd():
+    config = read_yaml(node(SERVER), "/etc/rancher/k3s/config.yaml")
+    assert (config["docker"], config["node-ip"], config["node-taint"]) == (
+        False, "172.30.41.10", [CONTROL_PLANE_TAINT])
+
+
+def test_agent_config_labels_a_worker():
+    config = read_yaml(node(AGENT), "/etc/rancher/k3s/config.yaml")
+    assert (config["docker"], config["node-ip"], config["node-label"]) == (
+        False, "172.30.41.11", ["node-type=worker"])
+
+
+def test_agent_environment_names_the_server_and_its_token():
+    token = node(SERVER).file("/var/lib/rancher/k3s/server/node-token").content_string.strip()
+    env = env_file(node(AGENT), "/etc/systemd/system/k3s-agent.service.env")
+    assert (env["K3S_URL"], digest(env["K3S_TOKEN"])) == ("https://172.30.41.10:6443", digest(token))
+
+
+def test_agent_registered_once_with_the_server():
+    registered = read_json(node(SERVER), DOUBLE + "/nodes.json")[AGENT]
+    assert (registered["registrations"], registered["labels"]) == (1, ["node-type=worker"])
+
+
+@pytest.mark.parametrize("name, service, role", [(SERVER, "k3s", "server"), (AGENT, "k3s-agent", "agent")])
+def test_service_runs_and_started_once(name, service, role):
+    host = node(name)
+    assert host.service(service).is_running and host.service(service).is_enabled
+    assert read_json(host, DOUBLE + "/%s.json" % role)["starts"] == 1
+
+
+@pytest.mark.parametrize("name", [SERVER, AGENT])
+def test_no_air_gap_images_on_an_online_install(name):
+    assert node(name).file("/var/lib/rancher/k3s/agent/images").listdir() == []

@@ -1,0 +1,179 @@
+"""State of a k3s server and two agents after converge (+ idempotence).
+
+The process named k3s is the test double (tests/doubles/k3s/fake-k3s), which records what it
+was given under /var/lib/rancher/k3s/test-double/. Everything else is the real system state.
+"""
+
+import base64
+import os
+import ssl
+import sys
+import tempfile
+import urllib.request
+
+import pytest
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_common"))
+from k3s_testlib import (  # noqa: E402
+    CONTROL_PLANE_TAINT, EPHEMERAL, digest, env_file, node, read_json, read_yaml, release_sha256)
+
+VERSION = "v1.30.6+k3s1"
+SERVER = "k3s-cluster-server"
+AGENTS = {"k3s-cluster-agent1": "172.30.40.11", "k3s-cluster-agent2": "172.30.40.12"}
+SERVER_URL = "https://172.30.40.10:6443"
+DOUBLE = "/var/lib/rancher/k3s/test-double"
+
+
+@pytest.fixture(scope="module")
+def server():
+    return node(SERVER)
+
+
+@pytest.fixture(scope="module")
+def server_token(server):
+    return server.file("/var/lib/rancher/k3s/server/node-token").content_string.strip()
+
+
+@pytest.fixture(scope="module")
+def registered(server):
+    return read_json(server, DOUBLE + "/nodes.json")
+
+
+@pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
+def test_binary_is_the_verified_amd64_release_file(name):
+    binary = node(name).file("/usr/local/bin/k3s")
+    assert (binary.mode, binary.sha256sum) == (0o755, release_sha256(VERSION, "amd64", "k3s"))
+
+
+@pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
+def test_installed_version_is_the_pinned_one(name):
+    assert node(name).check_output("/usr/local/bin/k3s --version").split()[2] == VERSION
+
+
+@pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
+def test_air_gap_images_are_loaded_into_docker(name):
+    assert node(name).run("docker image inspect docker.io/k3s-test-double/pause:v1.30.6-k3s1").rc == 0
+
+
+def test_server_config_carries_runtime_network_and_taint(server):
+    config = read_yaml(server, "/etc/rancher/k3s/config.yaml")
+    assert config == {
+        "docker": True,
+        "node-ip": "172.30.40.10",
+        "https-listen-port": 6443,
+        "cluster-cidr": "10.52.0.0/16",
+        "service-cidr": "10.53.0.0/16",
+        "node-taint": [CONTROL_PLANE_TAINT],
+        "node-label": [],
+        "tls-san": [SERVER],
+        "write-kubeconfig-mode": "0600",
+    }
+
+
+def test_server_files_are_private(server):
+    modes = {path: server.file(path).mode for path in (
+        "/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s.service.env",
+        "/var/lib/rancher/k3s/server/node-token", "/etc/rancher/k3s/k3s.yaml")}
+    assert modes == dict.fromkeys(modes, 0o600)
+
+
+def test_k3s_read_the_config_the_role_wrote(server):
+    record = read_json(server, DOUBLE + "/server.json")
+    assert record["config_text"] == server.file("/etc/rancher/k3s/config.yaml").content_string
+    assert record["argv"][1:] == ["server"]
+
+
+def test_k3s_server_found_docker_running(server):
+    assert read_json(server, DOUBLE + "/server.json")["docker"]["reachable"] is True
+
+
+def test_server_runs_as_an_enabled_service(server):
+    service = server.service("k3s")
+    assert service.is_running and service.is_enabled
+
+
+def test_server_started_once_across_converge_and_idempotence(server):
+    assert read_json(server, DOUBLE + "/server.json")["starts"] == 1
+
+
+def test_server_registered_itself_tainted(registered):
+    assert registered[SERVER]["taints"] == [CONTROL_PLANE_TAINT]
+
+
+def test_kubectl_is_a_link_to_k3s(server):
+    kubectl = server.file("/usr/local/bin/kubectl")
+    assert kubectl.is_symlink and kubectl.linked_to == "/usr/local/bin/k3s"
+
+
+@pytest.mark.parametrize("name, address", sorted(AGENTS.items()))
+def test_agent_config_has_worker_label_and_no_secrets(name, address):
+    config = read_yaml(node(name), "/etc/rancher/k3s/config.yaml")
+    assert config == {"docker": True, "node-ip": address, "node-label": ["node-type=worker"],
+                      "node-taint": []}
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_agent_environment_holds_server_url_and_token(name, server_token):
+    host = node(name)
+    env = env_file(host, "/etc/systemd/system/k3s-agent.service.env")
+    assert host.file("/etc/systemd/system/k3s-agent.service.env").mode == 0o600
+    assert (env["K3S_URL"], digest(env["K3S_TOKEN"])) == (SERVER_URL, digest(server_token))
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_agent_process_got_url_and_token(name, server_token):
+    record = read_json(node(name), DOUBLE + "/agent.json")
+    assert (record["env"]["K3S_URL"], record["env"]["K3S_TOKEN"]) == (SERVER_URL, digest(server_token))
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_agent_registered_once_as_a_worker(name, registered):
+    entry = registered[name]
+    assert (entry["registrations"], entry["labels"], entry["node_ip"]) == (
+        1, ["node-type=worker"], [AGENTS[name]])
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_agent_runs_as_an_enabled_service(name):
+    service = node(name).service("k3s-agent")
+    assert service.is_running and service.is_enabled
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_agent_is_not_a_server(name):
+    host = node(name)
+    assert not host.file("/etc/systemd/system/k3s.service").exists
+    assert not host.file("/var/lib/rancher/k3s/server").exists
+
+
+@pytest.fixture(scope="module")
+def kubeconfig_path():
+    return os.path.join(EPHEMERAL, "kube", "jetson-cluster.yaml")
+
+
+def test_controller_kubeconfig_is_private(kubeconfig_path):
+    assert os.stat(kubeconfig_path).st_mode & 0o777 == 0o600
+
+
+def test_controller_kubeconfig_points_at_the_master(kubeconfig_path):
+    with open(kubeconfig_path) as handle:
+        config = yaml.safe_load(handle)
+    assert [cluster["cluster"]["server"] for cluster in config["clusters"]] == [SERVER_URL]
+
+
+def test_controller_kubeconfig_authenticates_to_the_api(kubeconfig_path):
+    # From the controller, over the node network, with the kubeconfig's CA and admin certificate.
+    with open(kubeconfig_path) as handle:
+        config = yaml.safe_load(handle)
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = os.path.join(directory, "cert"), os.path.join(directory, "key")
+        for path, field in ((cert, "client-certificate-data"), (key, "client-key-data")):
+            with open(path, "wb") as handle:
+                handle.write(base64.b64decode(user[field]))
+        context.load_cert_chain(cert, key)
+        with urllib.request.urlopen(cluster["server"] + "/readyz", context=context, timeout=10) as answer:
+            assert answer.read() == b"ok"

@@ -1,0 +1,86 @@
+"""Render the k3s roles' templates exactly as the roles would, with ansible-playbook.
+
+``render(tmp_path, role, host, inventory_vars, extra_vars, templates)`` writes an inventory
+(the reference topology: jetson-master + jetson-worker1 + jetson-worker2 with their
+cluster_node_ip, plus ``inventory_vars`` for group all), loads the role's defaults/main.yml and
+vars/main.yml into ``host`` the way the role does, applies ``extra_vars`` (the test case's
+settings) and renders each template with ansible.builtin.template into tmp_path/out. Returns
+the output directory and the role variables the test asked to resolve (``resolve``).
+Used by the golden-file tests here and by tests/integration/test_k3s_manifests.py.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+ROLES = ROOT / "roles"
+
+INVENTORY = {
+    "all": {
+        "children": {
+            "k3s_server": {"hosts": {"jetson-master": {"cluster_node_ip": "192.168.10.1"}}},
+            "k3s_agents": {"hosts": {
+                "jetson-worker1": {"cluster_node_ip": "192.168.10.2"},
+                "jetson-worker2": {"cluster_node_ip": "192.168.10.3"},
+            }},
+        },
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+    }
+}
+
+PLAYBOOK = """
+- name: Render role templates
+  hosts: "{{ render_host }}"
+  gather_facts: false
+  tasks:
+    - name: Load the role's defaults and vars
+      ansible.builtin.include_vars:
+        file: "{{ item }}"
+      loop: "{{ render_vars_files }}"
+    - name: Render
+      ansible.builtin.template:
+        src: "{{ render_role_dir }}/templates/{{ item }}.j2"
+        dest: "{{ render_out }}/{{ item }}"
+        mode: "0600"
+      loop: "{{ render_templates }}"
+    - name: Resolve variables
+      ansible.builtin.copy:
+        content: "{{ dict(render_resolve | zip(render_resolve | map('extract', vars))) | to_json }}"
+        dest: "{{ render_out }}/resolved.json"
+        mode: "0600"
+"""
+
+
+def render(tmp_path, role, host, templates, extra_vars=None, inventory_vars=None, resolve=()):
+    tmp_path = Path(tmp_path)
+    out = tmp_path / "out"
+    for template in templates:
+        (out / template).parent.mkdir(parents=True, exist_ok=True)
+    inventory = json.loads(json.dumps(INVENTORY))
+    inventory["all"]["vars"].update(inventory_vars or {})
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "render.yml").write_text(PLAYBOOK)
+    settings = {
+        "render_host": host,
+        "render_role_dir": str(ROLES / role),
+        "render_vars_files": [str(ROLES / role / "defaults" / "main.yml"), str(ROLES / role / "vars" / "main.yml")],
+        "render_out": str(out),
+        "render_templates": list(templates),
+        "render_resolve": list(resolve),
+    }
+    settings.update(extra_vars or {})
+    (tmp_path / "extra.json").write_text(json.dumps(settings))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(tmp_path / "inventory.yml"), "-e", "@" + str(tmp_path / "extra.json"),
+         str(tmp_path / "render.yml")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        check=False)
+    if proc.returncode != 0:
+        raise AssertionError("rendering %s templates failed:\n%s" % (role, proc.stdout[-4000:]))
+    return out, json.loads((out / "resolved.json").read_text())
