@@ -6,18 +6,16 @@ as shipped and with every GPU variable set, so a template that only breaks for s
 still fails here.
 """
 
-import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from k3s_render import render
+
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.k3s_release import parse_version
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "unit" / "roles" / "k3s"))
-from k3s_render import render  # noqa: E402
-
-from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.k3s_release import parse_version  # noqa: E402
 
 # Every template k3s_server applies with kubernetes.core.k8s (tasks/gpu.yml).
 MANIFESTS = ["gpu/runtimeclass.yaml", "gpu/nvidia-device-plugin.yaml"]

@@ -6,7 +6,8 @@ cluster_node_ip, plus ``inventory_vars`` for group all), loads the role's defaul
 vars/main.yml into ``host`` the way the role does, applies ``extra_vars`` (the test case's
 settings) and renders each template with ansible.builtin.template into tmp_path/out. Returns
 the output directory and the role variables the test asked to resolve (``resolve``).
-Used by the golden-file tests here and by tests/integration/test_k3s_manifests.py.
+Used by tests/unit/roles/k3s/test_k3s_templates.py and tests/integration/test_k3s_manifests.py
+(pytest.ini puts tests/helpers on sys.path).
 """
 
 import json
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"
 
 INVENTORY = {
