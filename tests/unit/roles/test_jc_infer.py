@@ -1,0 +1,423 @@
+"""Behaviour of roles/gpu_workloads/files/jc_infer.py, the inference workload.
+
+The core (settings, file list, partition, result line, error accounting) needs no torch and runs
+everywhere; the tests at the end that run the model need torch and are skipped without it.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "gpu_workloads" / "files" / "jc_infer.py"
+_spec = importlib.util.spec_from_file_location("jc_infer", SCRIPT)
+jc_infer = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jc_infer)
+
+CONTRACT_KEYS = {"index", "total_jobs", "images", "errors", "seconds", "warmup_seconds", "throughput",
+                 "device", "batch_size", "precision", "hostname", "mode", "decode", "startup_seconds"}
+
+
+def write_jpeg(path, size=(500, 375), mode="RGB", seed=0):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colour = (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)
+    Image.new(mode, size, colour if mode == "RGB" else colour[0]).save(path, "JPEG", quality=85)
+    return path
+
+
+def run_script(*args, env=None):
+    """Run jc_infer.py as the cluster does; returns (exit code, parsed stdout lines, stderr)."""
+    names = {setting[0] for setting in jc_infer.SETTINGS}
+    full_env = {k: v for k, v in os.environ.items() if k not in names}
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, str(SCRIPT)] + [str(a) for a in args], env=full_env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    return proc.returncode, lines, proc.stderr
+
+
+# --- partition ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("total, jobs, expected", [
+    (1200, 1, [(0, 1200)]),
+    (1200, 3, [(0, 400), (400, 800), (800, 1200)]),
+    (10, 3, [(0, 3), (3, 6), (6, 10)]),
+    (10_001, 2, [(0, 5000), (5000, 10_001)]),
+    (2, 5, [(0, 0), (0, 0), (0, 0), (0, 0), (0, 2)]),
+    (0, 3, [(0, 0), (0, 0), (0, 0)]),
+])
+def test_partition_slices(total, jobs, expected):
+    assert [jc_infer.partition(total, jobs, i) for i in range(jobs)] == expected
+
+
+@pytest.mark.parametrize("total, jobs", [(7, 2), (1000, 7), (5, 5), (3, 4), (1, 1)])
+def test_partitions_cover_every_item_once_in_order(total, jobs):
+    covered = []
+    for index in range(jobs):
+        start, end = jc_infer.partition(total, jobs, index)
+        covered.extend(range(start, end))
+    assert covered == list(range(total))
+
+
+def test_last_index_takes_remainder():
+    sizes = [end - start for start, end in (jc_infer.partition(11, 4, i) for i in range(4))]
+    assert sizes == [2, 2, 2, 5]
+
+
+@pytest.mark.parametrize("total, jobs, index", [(10, 3, 3), (10, 3, -1), (10, 0, 0), (-1, 1, 0)])
+def test_partition_rejects_impossible_requests(total, jobs, index):
+    with pytest.raises(jc_infer.SettingsError):
+        jc_infer.partition(total, jobs, index)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+def test_defaults_without_environment():
+    s = jc_infer.parse_settings([], environ={})
+    assert (s["workload_mode"], s["job_completion_index"], s["total_jobs"], s["image_dir"]) == \
+        ("files", 0, 1, "/data/images")
+    assert (s["batch_size"], s["precision"], s["decode"], s["device"], s["num_workers"]) == \
+        ("auto", "auto", "auto", "auto", "auto")
+    assert s["total_images"] is None and s["weights"] is None
+
+
+def test_environment_sets_values():
+    env = {"WORKLOAD_MODE": "synthetic", "JOB_COMPLETION_INDEX": "2", "TOTAL_JOBS": "3",
+           "TOTAL_IMAGES": "1200", "BATCH_SIZE": "64", "PRECISION": "FP16", "DECODE": "gpu",
+           "NUM_WORKERS": "6", "DEVICE": "cuda", "WARMUP_BATCHES": "0", "CUDA_GRAPHS": "off"}
+    s = jc_infer.parse_settings([], environ=env)
+    assert (s["workload_mode"], s["job_completion_index"], s["total_jobs"], s["total_images"]) == \
+        ("synthetic", 2, 3, 1200)
+    assert (s["batch_size"], s["precision"], s["decode"], s["num_workers"], s["device"]) == \
+        (64, "fp16", "gpu", 6, "cuda")
+    assert s["warmup_batches"] == 0 and s["cuda_graphs"] == "off"
+
+
+def test_flag_wins_over_environment():
+    s = jc_infer.parse_settings(["--batch-size", "32", "--index", "0"],
+                                environ={"BATCH_SIZE": "256", "JOB_COMPLETION_INDEX": "1", "TOTAL_JOBS": "2"})
+    assert s["batch_size"] == 32 and s["job_completion_index"] == 0 and s["total_jobs"] == 2
+
+
+def test_empty_environment_value_means_default():
+    s = jc_infer.parse_settings([], environ={"TOTAL_IMAGES": "", "BATCH_SIZE": " ", "WEIGHTS": ""})
+    assert s["total_images"] is None and s["batch_size"] == "auto" and s["weights"] is None
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"WORKLOAD_MODE": "video"}, "WORKLOAD_MODE"),
+    ({"PRECISION": "int4"}, "PRECISION"),
+    ({"DECODE": "opencv"}, "DECODE"),
+    ({"BATCH_SIZE": "big"}, "BATCH_SIZE"),
+    ({"BATCH_SIZE": "0"}, "BATCH_SIZE"),
+    ({"TOTAL_JOBS": "0"}, "TOTAL_JOBS"),
+    ({"JOB_COMPLETION_INDEX": "3", "TOTAL_JOBS": "3"}, "JOB_COMPLETION_INDEX"),
+    ({"JOB_COMPLETION_INDEX": "x"}, "JOB_COMPLETION_INDEX"),
+    ({"TOTAL_IMAGES": "-5"}, "TOTAL_IMAGES"),
+    ({"NUM_WORKERS": "-1"}, "NUM_WORKERS"),
+    ({"WARMUP_BATCHES": "-1"}, "WARMUP_BATCHES"),
+    ({"PREFETCH_BATCHES": "0"}, "PREFETCH_BATCHES"),
+    ({"WEIGHTS": "/nonexistent/resnet50.pth"}, "WEIGHTS"),
+])
+def test_bad_settings_are_named(env, named):
+    with pytest.raises(jc_infer.SettingsError, match=named):
+        jc_infer.parse_settings([], environ=env)
+
+
+# --- dataset --------------------------------------------------------------------------------
+
+def test_list_images_is_sorted_recursive_and_case_insensitive(tmp_path):
+    for rel in ("b.jpg", "a.JPEG", "sub/c.Jpg", "notes.txt", "manifest.json", "d.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    assert jc_infer.list_images(str(tmp_path)) == ["a.JPEG", "b.jpg", "sub/c.Jpg"]
+
+
+def test_missing_image_dir_is_a_settings_error(tmp_path):
+    with pytest.raises(jc_infer.SettingsError, match="IMAGE_DIR"):
+        jc_infer.list_images(str(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"version": 1, "count": 12, "files": []}', 12),
+    ('{"version": 1, "count": "12"}', None),
+    ('{"version": 1, "count": true}', None),
+    ("not json", None),
+    ("[1, 2]", None),
+])
+def test_manifest_count(tmp_path, content, expected):
+    (tmp_path / "manifest.json").write_text(content)
+    assert jc_infer.manifest_count(str(tmp_path)) == expected
+
+
+def test_manifest_count_without_manifest(tmp_path):
+    assert jc_infer.manifest_count(str(tmp_path)) is None
+
+
+def test_plan_caps_files_before_partitioning(tmp_path):
+    for i in range(10):
+        (tmp_path / ("img_%02d.jpg" % i)).write_bytes(b"x")
+    settings = jc_infer.parse_settings(["--image-dir", str(tmp_path), "--total-images", "7",
+                                        "--total-jobs", "2", "--index", "1"], environ={})
+    plan = jc_infer.plan_work(settings)
+    assert (plan["start"], plan["end"], plan["dataset_count"]) == (3, 7, 10)
+    assert [os.path.basename(f) for f in plan["files"]] == ["img_03.jpg", "img_04.jpg", "img_05.jpg", "img_06.jpg"]
+
+
+def test_plan_synthetic_defaults_to_the_reference_count():
+    plan = jc_infer.plan_work(jc_infer.parse_settings(["--mode", "synthetic", "--total-jobs", "3",
+                                                       "--index", "2"], environ={}))
+    assert plan["files"] is None and (plan["start"], plan["end"]) == (800, 1200)
+
+
+# --- geometry -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("height, width, expected", [
+    (375, 500, (23, 86, 328, 328)),   # the dataset's shape: 224 * 375 / 256 = 328.1
+    (500, 375, (86, 23, 328, 328)),   # portrait
+    (256, 256, (16, 16, 224, 224)),   # already at the resize size: a plain centre crop
+    (80, 100, (5, 15, 70, 70)),       # smaller than the crop: upscaled
+    (1, 1000, (0, 499, 1, 1)),        # degenerate but valid
+])
+def test_crop_box(height, width, expected):
+    assert jc_infer.crop_box(height, width) == expected
+
+
+def test_pil_crop_resize_gives_the_model_input_size(tmp_path):
+    img = jc_infer.pil_crop_resize(str(write_jpeg(tmp_path / "a.jpg")))
+    assert img.size == (224, 224) and img.mode == "RGB"
+
+
+def test_pil_crop_resize_turns_greyscale_into_rgb(tmp_path):
+    img = jc_infer.pil_crop_resize(str(write_jpeg(tmp_path / "g.jpg", size=(300, 200), mode="L")))
+    assert img.size == (224, 224) and img.mode == "RGB"
+
+
+def test_pil_crop_resize_raises_on_garbage(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    with pytest.raises(Exception):
+        jc_infer.pil_crop_resize(str(bad))
+
+
+# --- errors, result line --------------------------------------------------------------------
+
+def test_error_log_counts_all_and_keeps_a_few_examples():
+    log = jc_infer.ErrorLog()
+    for i in range(12):
+        log.add("/data/images/img_%02d.jpg" % i, ValueError("broken data\nsecond line"))
+    assert log.count == 12
+    assert log.samples[0] == "img_00.jpg: broken data" and len(log.samples) == jc_infer.MAX_ERROR_SAMPLES
+
+
+def test_error_log_names_exceptions_without_message():
+    log = jc_infer.ErrorLog()
+    log.add("x.jpg", KeyError())
+    assert log.samples == ["x.jpg: KeyError"]
+
+
+def test_result_has_contract_keys_and_throughput():
+    settings = jc_infer.parse_settings(["--index", "1", "--total-jobs", "2"], environ={})
+    plan = {"start": 5, "end": 10, "dataset_count": 10, "manifest_count": 10, "files": []}
+    errors = jc_infer.ErrorLog()
+    errors.add("bad.jpg", "corrupt")
+    result = jc_infer.build_result(settings, plan, 4, errors, 2.0, 0.5, {"import": 1.0, "model_load": 0.25},
+                                   "cuda:0", "NVIDIA H100", 256, "fp16", "gpu")
+    assert CONTRACT_KEYS <= set(result)
+    assert (result["images"], result["errors"], result["assigned"], result["throughput"]) == (4, 1, 5, 2.0)
+    assert result["startup_seconds"] == 1.25 and result["partition"] == [5, 10]
+
+
+def test_result_throughput_is_zero_without_time():
+    settings = jc_infer.parse_settings([], environ={})
+    plan = {"start": 0, "end": 0, "dataset_count": 0, "manifest_count": None, "files": []}
+    result = jc_infer.build_result(settings, plan, 0, jc_infer.ErrorLog(), 0.0, 0.0, {}, "none", "none",
+                                   "auto", "auto", "none")
+    assert result["throughput"] == 0.0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1.10.0", (1, 10)), ("1.13.1", (1, 13)), ("2.11.0+cu130", (2, 11)), ("0.11.0a0+05eae32", (0, 11)),
+    ("0.26.0", (0, 26)), ("2", (2, 0)),
+])
+def test_version_tuple(text, expected):
+    assert jc_infer.version_tuple(text) == expected
+
+
+@pytest.mark.parametrize("decode, cpus, expected", [("cpu", 16, 15), ("cpu", 4, 3), ("cpu", 1, 1),
+                                                    ("cpu", 128, 32), ("gpu", 16, 4), ("gpu", 2, 2)])
+def test_auto_workers(decode, cpus, expected):
+    assert jc_infer.auto_workers(decode, cpus) == expected
+
+
+# --- the program as the cluster runs it (no torch needed for these paths) ---------------------
+
+def test_index_without_images_reports_at_once(tmp_path):
+    for i in range(2):
+        write_jpeg(tmp_path / ("img_%d.jpg" % i))
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(tmp_path), "TOTAL_JOBS": "5", "JOB_COMPLETION_INDEX": "3"})
+    assert rc == 0 and len(lines) == 1
+    assert (lines[0]["images"], lines[0]["errors"], lines[0]["assigned"], lines[0]["index"]) == (0, 0, 0, 3)
+    assert "no images assigned" in err
+
+
+def test_bad_setting_exits_2_with_one_json_error_line():
+    rc, lines, err = run_script("--precision", "int4")
+    assert rc == 2 and len(lines) == 1 and "PRECISION" in lines[0]["error"] and "PRECISION" in err
+
+
+def test_missing_dataset_exits_2(tmp_path):
+    rc, lines, _ = run_script(env={"IMAGE_DIR": str(tmp_path / "absent")})
+    assert rc == 2 and "IMAGE_DIR" in lines[0]["error"]
+
+
+def test_interpreter_seconds_is_not_negative():
+    assert jc_infer.interpreter_seconds() >= 0.0
+
+
+# --- with torch (CPU): the model and the pipelines ------------------------------------------
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    """9 good images (two shapes, one greyscale) and 3 bad files, interleaved by name."""
+    for i in range(9):
+        size = (500, 375) if i % 3 else (375, 500)
+        write_jpeg(tmp_path / ("img_%02d.jpg" % (2 * i)), size=size, mode="L" if i == 4 else "RGB", seed=i)
+    (tmp_path / "img_03.jpg").write_bytes(b"")                                    # empty
+    (tmp_path / "img_07.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage" * 10)         # not a JPEG
+    good = (tmp_path / "img_00.jpg").read_bytes()
+    (tmp_path / "img_11.jpg").write_bytes(good[:40])                              # truncated header
+    return tmp_path
+
+
+def cpu_runtime(**overrides):
+    settings = jc_infer.parse_settings(["--device", "cpu", "--batch-size", "4", "--cuda-graphs", "off"], environ={})
+    settings.update(overrides)
+    return jc_infer.Runtime(settings, {})
+
+
+def test_fold_batchnorm_keeps_the_outputs(torch):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50().eval()
+    for m in model.modules():  # non-trivial statistics, as trained weights have
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+        assert jc_infer.fold_batchnorm(torch, model) == 53
+        after = model(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert torch.allclose(before, after, rtol=1e-3, atol=1e-3 * before.abs().max().item())
+
+
+def test_gpu_crop_resize_matches_pillow(torch, tmp_path):
+    import numpy as np
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    path = tmp_path / "photo.jpg"
+    rng = np.random.RandomState(0)
+    from PIL import Image, ImageFilter
+    Image.fromarray(rng.randint(0, 255, (375, 500, 3)).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(4)).save(path, quality=95)
+    rt = cpu_runtime()
+    decoded = decode_jpeg(torch.from_numpy(np.fromfile(str(path), dtype=np.uint8)), mode=ImageReadMode.RGB)
+    ours = rt.gpu_crop_resize([decoded, decoded])
+    ref = rt.normalize(torch.from_numpy(np.array(jc_infer.pil_crop_resize(str(path))))[None].permute(0, 3, 1, 2))
+    assert ours.shape == (2, 3, 224, 224)
+    assert (ours[0] - ref[0]).abs().mean().item() < 0.05  # normalized units; decoders differ in rounding
+
+
+def test_gpu_crop_resize_keeps_order_across_shapes(torch):
+    rt = cpu_runtime()
+    images = [torch.full((3, h, w), v, dtype=torch.uint8) for v, (h, w) in
+              zip((10, 200, 30, 250), ((375, 500), (500, 375), (375, 500), (300, 300)))]
+    out = rt.gpu_crop_resize(images)
+    raw = out.float() / rt.inv_std + rt.mean  # undo the normalization
+    assert [round(raw[i].mean().item()) for i in range(4)] == [10, 200, 30, 250]
+
+
+def test_decode_pipeline_counts_bad_files_and_keeps_the_good(torch, image_dir):
+    rt = cpu_runtime()
+    files = [os.path.join(str(image_dir), f) for f in jc_infer.list_images(str(image_dir))]
+    errors = jc_infer.ErrorLog()
+    pipe = jc_infer.GpuDecodePipeline(rt, files, 2, errors, 2)
+    counts = [n for _, n in pipe]
+    assert sum(counts) == 9 and errors.count == 3
+    assert sorted(s.split(":")[0] for s in errors.samples) == ["img_03.jpg", "img_07.jpg", "img_11.jpg"]
+    assert pipe.fallbacks >= 1  # batches holding a bad file were redone image by image
+
+
+def test_cpu_decode_workers_count_bad_files(torch, image_dir):
+    rt = cpu_runtime()
+    files = [os.path.join(str(image_dir), f) for f in jc_infer.list_images(str(image_dir))]
+    errors = jc_infer.ErrorLog()
+    batches = list(jc_infer.cpu_decode_batches(rt, files, 2, errors, 2))
+    assert sum(n for _, n in batches) == 9 and errors.count == 3
+    assert all(b.shape[1:] == (3, 224, 224) and b.is_contiguous(memory_format=torch.channels_last)
+               for b, _ in batches)
+
+
+@pytest.mark.parametrize("decode", ["cpu", "gpu", "dali"])
+def test_files_mode_end_to_end_on_cpu(torch, image_dir, decode):
+    # gpu and dali fall back to the CPU decoders when no GPU is there, and say so
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(image_dir), "DEVICE": "cpu", "BATCH_SIZE": "4",
+                                     "NUM_WORKERS": "2", "DECODE": decode, "TOTAL_JOBS": "2",
+                                     "JOB_COMPLETION_INDEX": "1"})
+    assert rc == 0, err
+    assert len(lines) == 1
+    result = lines[0]
+    assert CONTRACT_KEYS <= set(result)
+    assert result["partition"] == [6, 12] and result["decode"] == "cpu"
+    assert result["images"] + result["errors"] == result["assigned"] == 6
+    assert result["errors"] == 1  # of the bad files only img_11 (truncated) is in the second half
+    assert result["device"] == "cpu" and result["precision"] == "fp32"
+
+
+def test_synthetic_mode_end_to_end_on_cpu(torch):
+    rc, lines, err = run_script("--mode", "synthetic", "--total-images", "10", "--total-jobs", "3",
+                                "--index", "2", "--device", "cpu", "--batch-size", "3", "--warmup-batches", "1")
+    assert rc == 0, err
+    assert (lines[0]["images"], lines[0]["errors"], lines[0]["decode"]) == (4, 0, "none")
+    assert lines[0]["seconds"] > 0 and lines[0]["throughput"] > 0
+
+
+def test_fp16_request_on_cpu_falls_back_to_fp32(torch):
+    rt = cpu_runtime(precision="fp16")
+    assert rt.precision == "fp32"
+
+
+def test_weights_file_is_loaded(torch, tmp_path):
+    import torchvision
+
+    model = torchvision.models.resnet50()
+    with torch.no_grad():
+        model.fc.bias.fill_(0.0)
+        model.fc.bias[7] = 1000.0  # every image becomes class 7
+    path = tmp_path / "w.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, str(path))
+    rt = cpu_runtime(weights=str(path))
+    assert rt.infer(rt.synthetic_batch(2)).tolist() == [7, 7]
+
+
+def test_weights_of_another_model_are_a_settings_error(torch, tmp_path):
+    path = tmp_path / "w.pth"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, str(path))
+    with pytest.raises(jc_infer.SettingsError, match="does not fit"):
+        cpu_runtime(weights=str(path))
