@@ -23,7 +23,7 @@ import os
 
 # Keys every per-pod result must carry; RESULT_KEYS marks a JSON log line as "meant to be a result".
 REQUIRED_KEYS = ("index", "images", "seconds")
-RESULT_KEYS = frozenset(REQUIRED_KEYS + ("total_jobs", "throughput", "warmup_seconds"))
+RESULT_KEYS = frozenset(REQUIRED_KEYS + ("total_jobs", "throughput", "warmup_seconds", "error"))
 
 
 class BenchmarkError(Exception):
@@ -116,7 +116,8 @@ def normalize_result(result, source=None):
 
     index, images and errors are non-negative integers, seconds and warmup_seconds
     non-negative finite numbers; a pod that reports time without images (or images in no
-    time) is rejected, while 0 images in 0 seconds is an empty partition and allowed.
+    time) is rejected, while 0 images in 0 seconds is an empty partition and allowed. A result
+    with an "error" key is the workload reporting its own failure, and raises with that message.
     Other keys (hostname, device, precision, ...) are kept as they are.
     """
     if not isinstance(result, dict):
@@ -124,6 +125,9 @@ def normalize_result(result, source=None):
                              % (source or "result", type(result).__name__))
     source = source or result.get("source")
     name = describe_pod(result, source)
+    if result.get("error"):
+        # The workload's own failure report: {"error": "...", "index": i, "images": 0, ...}.
+        raise BenchmarkError("%s: the workload failed: %s" % (name, result["error"]))
     missing = [key for key in REQUIRED_KEYS if key not in result]
     if missing:
         raise BenchmarkError("%s: missing key(s) %s in %s" % (name, ", ".join(missing), _short(result)))

@@ -172,17 +172,25 @@ def test_bad_baseline_is_refused(baseline, message):
         (pod(1, warmup_seconds=-0.1), r"pod index 1: warmup_seconds must be a non-negative number"),
         (pod(-1), r"pod index -1: index must be a non-negative integer"),
         (pod(3, total_jobs=3), r"pod index 3: index 3 is not below its total_jobs 3"),
+        ({"error": "IMAGE_DIR=/data/images does not exist", "images": 0, "errors": 0},
+         r"pod with no index: the workload failed: IMAGE_DIR=/data/images does not exist"),
         ({"index": 2, "images": 10, "hostname": "worker2"}, r"pod index 2 \(worker2\): missing key\(s\) seconds"),
         ({"images": 10, "seconds": 1.0}, r"pod with no index: missing key\(s\) index"),
         ("just text", r"result must be a mapping"),
     ],
     ids=["negative-time", "time-without-images", "images-without-time", "negative-images", "fractional-images",
          "boolean-images", "nan-seconds", "string-seconds", "negative-errors", "negative-warmup",
-         "negative-index", "index-beyond-total", "missing-seconds", "missing-index", "not-a-mapping"],
+         "negative-index", "index-beyond-total", "settings-error-report", "missing-seconds", "missing-index", "not-a-mapping"],
 )
 def test_bad_result_is_refused_naming_the_pod(result, message):
     with pytest.raises(BenchmarkError, match=message):
         normalize_result(result)
+
+
+def test_workload_failure_report_is_raised_with_its_message():
+    line = '{"error": "RuntimeError: CUDA out of memory", "images": 0, "errors": 0, "index": 2}'
+    with pytest.raises(BenchmarkError, match=r"pod index 2 \(w3\.log:2\): the workload failed: RuntimeError: CUDA out"):
+        aggregate(parse_log("loading\n" + line + "\n", source="w3.log"))
 
 
 def test_error_names_the_log_the_pod_came_from():
