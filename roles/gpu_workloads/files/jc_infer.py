@@ -18,19 +18,25 @@ command-line flag of the same meaning; a flag wins over the environment:
     BATCH_SIZE           auto | N                               (--batch-size)
     PRECISION            auto | fp32 | fp16 | bf16              (--precision)
     DECODE               auto | cpu | gpu | dali                (--decode)
-    NUM_WORKERS          auto | N: CPU decode processes, or file reader threads (--num-workers)
+    NUM_WORKERS          auto | N: CPU decode processes (with DECODE=gpu: CPU helpers beside nvJPEG)
     DEVICE               auto | cuda | cpu                      (--device)
     WEIGHTS              local state_dict file; never downloads (--weights)
     WARMUP_BATCHES       untimed batches before the timed window (--warmup-batches)
-    CUDA_GRAPHS          auto | on | off: replay the model as one CUDA graph (--cuda-graphs)
+    CUDA_GRAPHS          auto | on | off: replay the model as one CUDA graph (auto = off: measured
+                         no faster for ResNet-50 at batch 256 on an H100, see docs/benchmarks.md)
     PREFETCH_BATCHES     batches read/decoded ahead of the model (--prefetch-batches)
+    DECODE_PROCESS       auto | on | off: nvJPEG in a second process (own CUDA context, batches shared
+                         by CUDA IPC); auto = off: measured slower on an H100 without MPS (contexts
+                         time-slice), kept for MPS hosts; never on Tegra (no CUDA IPC)
 
 The partition is contiguous over the sorted file list (or over TOTAL_IMAGES): every index gets
 total // jobs items and the last one also takes the remainder, so an index may get none.
 Decoding: "cpu" = DataLoader worker processes decode, crop and resize with Pillow into pinned
 uint8 batches; "gpu" = file bytes read by threads, decoded in batches by nvJPEG
 (torchvision.io.decode_jpeg on CUDA), cropped/resized/normalized on the GPU on a side stream
-while the model runs the previous batch; "dali" = NVIDIA DALI when it is installed.
+while the model runs the previous batch on its own stream, with NUM_WORKERS CPU processes
+decoding a share of the files beside it (both take work from one queue, so the faster gets more);
+"dali" = NVIDIA DALI when it is installed.
 A corrupt or unreadable image is counted in "errors" and skipped, never fatal.
 
 stdout gets exactly one JSON line at the end (index, total_jobs, images, errors, seconds,
@@ -47,6 +53,7 @@ inference_mode, bf16) are detected and skipped when absent. The parts that need 
 from __future__ import division, print_function
 
 import argparse
+import importlib
 import json
 import os
 import queue
@@ -94,6 +101,7 @@ SETTINGS = (
     ("WARMUP_BATCHES", "--warmup-batches", "int", 2, None),
     ("CUDA_GRAPHS", "--cuda-graphs", "choice", "auto", ("auto", "on", "off")),
     ("PREFETCH_BATCHES", "--prefetch-batches", "int", 3, None),
+    ("DECODE_PROCESS", "--decode-process", "choice", "auto", ("auto", "on", "off")),
 )
 
 
@@ -384,32 +392,12 @@ def version_tuple(text):
     return tuple(parts)
 
 
-def fold_batchnorm(torch, model):
-    """Fold each eval-mode BatchNorm2d that follows a Conv2d into that conv (exact in eval mode):
-    one pass over every activation fewer. Knows torchvision's ResNet naming (convN/bnN, downsample)."""
-    nn = torch.nn
+class _NoContext(object):
+    def __enter__(self):
+        return self
 
-    def fold(conv, bn):
-        with torch.no_grad():
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-            conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
-            conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
-
-    folded = 0
-    for module in list(model.modules()):
-        for i in range(1, 4):
-            conv, bn = getattr(module, "conv%d" % i, None), getattr(module, "bn%d" % i, None)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                fold(conv, bn)
-                setattr(module, "bn%d" % i, nn.Identity())
-                folded += 1
-        if isinstance(module, nn.Sequential) and len(module) == 2 \
-                and isinstance(module[0], nn.Conv2d) and isinstance(module[1], nn.BatchNorm2d):
-            fold(module[0], module[1])
-            module[1] = nn.Identity()
-            folded += 1
-    return folded
+    def __exit__(self, *exc):
+        return False
 
 
 def _signature_parameters(func):
@@ -420,7 +408,51 @@ def _signature_parameters(func):
         return {}
 
 
-class Runtime(object):
+class Preprocessing(object):
+    """Turning decoded images into normalized model input on the device; shared by the inference
+    process (Runtime) and the decode process (DecodeSide). Needs torch, torchvision, device, cuda,
+    dtype, memory_format and batch_size set."""
+
+    def _init_preprocessing(self):
+        torch = self.torch
+        self.mean = (torch.tensor(MEAN).reshape(1, 3, 1, 1) * 255.0).to(self.device)
+        self.inv_std = (1.0 / (torch.tensor(STD).reshape(1, 3, 1, 1) * 255.0)).to(self.device)
+        self.antialias = "antialias" in _signature_parameters(torch.nn.functional.interpolate)
+        self.batched_nvjpeg = version_tuple(self.torchvision.__version__) >= (0, 19)  # decode_jpeg(list)
+
+    def normalize_nhwc(self, x_uint8_nhwc):
+        """uint8 NHWC batch (pinned CPU or device) -> normalized model input, dtype, channels_last.
+        Copied as it is (the 4 times smaller uint8, asynchronously from pinned memory), then seen as
+        NCHW, which for NHWC storage is exactly the channels_last layout."""
+        x = x_uint8_nhwc.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        x = (x - self.mean) * self.inv_std
+        return x.to(dtype=self.dtype, memory_format=self.memory_format)
+
+    def gpu_crop_resize(self, images):
+        """Decoded uint8 CHW device tensors -> normalized (N, 3, 224, 224) batch. Images of one shape
+        are stacked and resampled together: one interpolate per distinct shape, not per image."""
+        torch = self.torch
+        out = torch.empty((len(images), 3, CROP, CROP), dtype=self.dtype, device=self.device) \
+            .contiguous(memory_format=self.memory_format)
+        groups = {}
+        for i, img in enumerate(images):
+            groups.setdefault((int(img.shape[1]), int(img.shape[2])), []).append(i)
+        kwargs = {"mode": "bilinear", "align_corners": False}
+        if self.antialias:
+            kwargs["antialias"] = True
+        for (height, width), idx in groups.items():
+            top, left, box_h, box_w = crop_box(height, width)
+            stacked = torch.stack([images[i] for i in idx])[:, :, top:top + box_h, left:left + box_w]
+            x = torch.nn.functional.interpolate(stacked.float(), size=(CROP, CROP), **kwargs)
+            x = ((x - self.mean) * self.inv_std).to(dtype=self.dtype)
+            if len(idx) == len(images):
+                out.copy_(x)
+            else:
+                out[torch.tensor(idx, device=self.device)] = x
+        return out
+
+
+class Runtime(Preprocessing):
     """torch, the device, the model and the preprocessing for one process."""
 
     def __init__(self, settings, startup):
@@ -460,15 +492,18 @@ class Runtime(object):
         self.model = self._load_model(settings["weights"])
         startup["model_load"] = time.time() - t
 
-        self.mean = (torch.tensor(MEAN).reshape(1, 3, 1, 1) * 255.0).to(self.device)
-        self.inv_std = (1.0 / (torch.tensor(STD).reshape(1, 3, 1, 1) * 255.0)).to(self.device)
+        self._init_preprocessing()
         self.graph = None
         self.graph_note = "off"
-        self.antialias = "antialias" in _signature_parameters(torch.nn.functional.interpolate)
-        tv = version_tuple(torchvision.__version__)
-        self.batched_nvjpeg = tv >= (0, 19)  # decode_jpeg(list, device="cuda")
-        self.gpu_decode_ok = self.cuda and tv >= (0, 10)  # decode_jpeg(tensor, device="cuda")
+        self.gpu_decode_ok = self.cuda and version_tuple(torchvision.__version__) >= (0, 10)
         self.predictions = []
+        # The model runs on a stream of its own: nvJPEG copies on the legacy default stream, which
+        # would otherwise wait for every queued model kernel before each decode (measured: no overlap).
+        self.compute_stream = torch.cuda.Stream(device=self.device) if self.cuda else None
+
+    def compute(self):
+        """Context that makes the model's stream current (nothing on the CPU)."""
+        return self.torch.cuda.stream(self.compute_stream) if self.cuda else _NoContext()
 
     def _pick_precision(self, wanted):
         torch = self.torch
@@ -513,7 +548,6 @@ class Runtime(object):
             except RuntimeError as exc:
                 raise SettingsError("WEIGHTS=%s does not fit ResNet-50: %s" % (weights, str(exc).splitlines()[0]))
         model.eval()
-        fold_batchnorm(torch, model)
         return model.to(self.device, dtype=self.dtype).to(memory_format=self.memory_format)
 
     # -- model --
@@ -524,7 +558,7 @@ class Runtime(object):
         """Capture the model at the full batch size as one CUDA graph: one launch per batch instead of
         hundreds, which matters while reader and decode threads share the interpreter. Eager if not."""
         torch = self.torch
-        if mode == "off" or not self.cuda:
+        if mode in ("off", "auto") or not self.cuda:
             self.graph_note = "off"
             return
         if not (hasattr(torch.cuda, "CUDAGraph") and hasattr(torch.cuda, "graph")):
@@ -564,12 +598,6 @@ class Runtime(object):
         self.predictions.append(preds)
         return preds
 
-    def normalize(self, x_uint8_nchw):
-        """uint8 NCHW (any strides, CPU or device) -> normalized model input, dtype, channels_last."""
-        x = x_uint8_nchw.to(self.device, non_blocking=True).float()
-        x = (x - self.mean) * self.inv_std
-        return x.to(dtype=self.dtype, memory_format=self.memory_format)
-
     def synthetic_batch(self, n):
         x = self.torch.randn((n, 3, CROP, CROP), device=self.device)
         return x.to(dtype=self.dtype, memory_format=self.memory_format)
@@ -584,40 +612,22 @@ class Runtime(object):
         if self.cuda:
             self.torch.cuda.synchronize()
 
-    def gpu_crop_resize(self, images):
-        """Decoded uint8 CHW device tensors -> normalized (N, 3, 224, 224) batch. Images of one shape
-        are stacked and resampled together: one interpolate per distinct shape, not per image."""
-        torch = self.torch
-        out = torch.empty((len(images), 3, CROP, CROP), dtype=self.dtype, device=self.device) \
-            .contiguous(memory_format=self.memory_format)
-        groups = {}
-        for i, img in enumerate(images):
-            groups.setdefault((int(img.shape[1]), int(img.shape[2])), []).append(i)
-        kwargs = {"mode": "bilinear", "align_corners": False}
-        if self.antialias:
-            kwargs["antialias"] = True
-        for (height, width), idx in groups.items():
-            top, left, box_h, box_w = crop_box(height, width)
-            stacked = torch.stack([images[i] for i in idx])[:, :, top:top + box_h, left:left + box_w]
-            x = torch.nn.functional.interpolate(stacked.float(), size=(CROP, CROP), **kwargs)
-            x = ((x - self.mean) * self.inv_std).to(dtype=self.dtype)
-            if len(idx) == len(images):
-                out.copy_(x)
-            else:
-                out[torch.tensor(idx, device=self.device)] = x
-        return out
-
-
 def _read_bytes(path):
+    """The file's bytes in a bytearray (writable, so torch can wrap it without a copy)."""
     with open(path, "rb") as handle:
-        return handle.read()
+        size = os.fstat(handle.fileno()).st_size
+        data = bytearray(size)
+        got = handle.readinto(data)
+        if got == size:
+            return data
+        return bytearray(data[:got]) + bytearray(handle.read())  # the file changed size meanwhile
 
 
 def _bytes_to_tensor(torch, data):
-    if hasattr(torch, "frombuffer"):
-        return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    if hasattr(torch, "frombuffer"):  # torch >= 1.10
+        return torch.frombuffer(data, dtype=torch.uint8)
     import numpy as np
-    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
+    return torch.from_numpy(np.frombuffer(bytes(data), dtype=np.uint8).copy())
 
 
 # --- pipelines: iterables of (normalized batch on the device, number of images) ------------------
@@ -641,26 +651,62 @@ def cpu_decode_batches(rt, files, workers, errors, prefetch):
         for path, reason in failures:
             errors.add(path, reason)
         if batch.shape[0]:
-            # NHWC uint8 seen as NCHW is exactly the channels_last layout: no transpose pass.
-            yield rt.normalize(batch.permute(0, 3, 1, 2)), int(batch.shape[0])
+            yield rt.normalize_nhwc(batch), int(batch.shape[0])
 
 
 class _Stop(object):
     """End-of-stream marker in the decode queue."""
 
 
+class WorkDispenser(object):
+    """Hands out consecutive [start, end) ranges of n items to whoever asks first (thread-safe), so
+    that a fast consumer (nvJPEG) and a slow one (CPU processes) share a list without a fixed split."""
+
+    def __init__(self, total):
+        self.total = total
+        self.next = 0
+        self._lock = threading.Lock()
+
+    def take(self, n):
+        with self._lock:
+            if self.next >= self.total:
+                return None
+            start = self.next
+            self.next = min(self.total, start + n)
+            return start, self.next
+
+
+class _DispensedBatches(object):
+    """batch_sampler for a DataLoader: index lists taken from a WorkDispenser until it runs dry."""
+
+    def __init__(self, dispenser, size):
+        self.dispenser, self.size = dispenser, size
+
+    def __iter__(self):
+        while True:
+            span = self.dispenser.take(self.size)
+            if span is None:
+                return
+            yield list(range(span[0], span[1]))
+
+
 class GpuDecodePipeline(object):
     """Reader threads load file bytes; one decode thread runs nvJPEG on whole batches and the crop,
     resize and normalize kernels on its own CUDA stream, and hands each finished batch (with an
-    event) to the model, which meanwhile runs the previous batch on the default stream."""
+    event) to the model, which meanwhile runs the previous batch on its own stream. With
+    cpu_workers > 0, DataLoader processes decode a share of the files with Pillow at the same time
+    (small batches, taken from the same dispenser, gathered into full batches on the GPU)."""
 
-    def __init__(self, rt, files, readers, errors, prefetch):
+    def __init__(self, rt, files, readers, errors, prefetch, cpu_workers=0):
         self.rt, self.files, self.errors = rt, files, errors
         self.readers = max(1, readers)
         self.prefetch = prefetch
+        self.cpu_workers = cpu_workers
+        self.dispenser = WorkDispenser(len(files))
         self.stop = threading.Event()
-        self.ready = queue.Queue(maxsize=prefetch)
+        self.ready = queue.Queue(maxsize=prefetch + (2 if cpu_workers else 0))
         self.fallbacks = 0
+        self.by_path = {"nvjpeg": 0, "cpu": 0}
 
     def decode(self, paths, blobs):
         """Decoded uint8 CHW device tensors of the readable images; failures go to self.errors."""
@@ -696,48 +742,106 @@ class GpuDecodePipeline(object):
                 self.errors.add(name, exc)
         return images
 
-    def _read_all(self, paths):
+    def _read_all(self, span):
         out = []
-        for path in paths:
+        for path in self.files[span[0]:span[1]]:
             try:
                 out.append(_read_bytes(path))
             except (IOError, OSError) as exc:
                 out.append(exc)
-        return out
+        return span, out
 
-    def _produce(self):
+    def _stream(self):
+        return self.rt.torch.cuda.Stream(device=self.rt.device) if self.rt.cuda else None
+
+    def _finish(self, stream, make_batch):
+        """Run make_batch on stream (if any) and queue (batch, event, n)."""
         torch = self.rt.torch
+        if stream is None:
+            batch, n = make_batch()
+            self._put((batch, None, n))
+            return
+        with torch.cuda.stream(stream):
+            batch, n = make_batch()
+            event = torch.cuda.Event()
+            event.record(stream)
+        self._put((batch, event, n))
+
+    def _produce_nvjpeg(self):
         from concurrent.futures import ThreadPoolExecutor
 
         bs = self.rt.batch_size
-        chunks = [self.files[i:i + bs] for i in range(0, len(self.files), bs)]
         pool = ThreadPoolExecutor(max_workers=self.readers)
         try:
-            # On a CPU runtime (tests, or a GPU-less debug run) the same code decodes with libjpeg.
-            stream = torch.cuda.Stream(device=self.rt.device) if self.rt.cuda else None
-            ahead = self.readers + self.prefetch
-            pending = [pool.submit(self._read_all, c) for c in chunks[:ahead]]
-            for k, chunk in enumerate(chunks):
-                if self.stop.is_set():
+            # On a CPU runtime (tests, a GPU-less debug run) the same code decodes with libjpeg.
+            stream = self._stream()
+            pending = []
+            while True:
+                while len(pending) < self.readers + self.prefetch and not self.stop.is_set():
+                    span = self.dispenser.take(bs)
+                    if span is None:
+                        break
+                    pending.append(pool.submit(self._read_all, span))
+                if not pending or self.stop.is_set():
                     break
-                blobs = pending[k].result()
-                pending[k] = None
-                if k + ahead < len(chunks):
-                    pending.append(pool.submit(self._read_all, chunks[k + ahead]))
-                if stream is None:
-                    images = self.decode(chunk, blobs)
-                    batch, event = (self.rt.gpu_crop_resize(images) if images else None), None
-                else:
-                    with torch.cuda.stream(stream):
-                        images = self.decode(chunk, blobs)
-                        batch = self.rt.gpu_crop_resize(images) if images else None
-                        event = torch.cuda.Event()
-                        event.record(stream)
-                self._put((batch, event, len(images)))
+                span, blobs = pending.pop(0).result()
+                paths = self.files[span[0]:span[1]]
+
+                def make_batch():
+                    images = self.decode(paths, blobs)
+                    return (self.rt.gpu_crop_resize(images) if images else None), len(images)
+                self._finish(stream, make_batch)
+                self.by_path["nvjpeg"] += span[1] - span[0]
         except Exception as exc:  # handed to the consumer, which raises it
             self._put(exc)
         finally:
             pool.shutdown(wait=False)
+            self._put(_Stop)
+
+    def _produce_cpu(self):
+        """Pillow in worker processes on small batches; full-size batches assembled on the device."""
+        torch = self.rt.torch
+        from torch.utils.data import DataLoader
+
+        bs = self.rt.batch_size
+        small = max(1, min(bs, 32))  # small, so that the CPU side holds little work at the end
+        try:
+            loader = DataLoader(DecodedFiles(self.files), batch_sampler=_DispensedBatches(self.dispenser, small),
+                                num_workers=self.cpu_workers, collate_fn=collate_decoded,
+                                pin_memory=self.rt.cuda, worker_init_fn=_worker_init, prefetch_factor=2)
+            stream = self._stream()
+            gather = torch.empty((bs, CROP, CROP, 3), dtype=torch.uint8, device=self.rt.device)
+            filled = [0]
+
+            def flush():
+                n = filled[0]
+                filled[0] = 0
+                return self.rt.normalize_nhwc(gather[:n]), n
+
+            for batch, failures in loader:
+                for path, reason in failures:
+                    self.errors.add(path, reason)
+                self.by_path["cpu"] += int(batch.shape[0]) + len(failures)
+                if self.stop.is_set():
+                    break
+                offset = 0
+                while offset < batch.shape[0]:
+                    take = min(bs - filled[0], int(batch.shape[0]) - offset)
+                    part = batch[offset:offset + take]
+                    if stream is None:
+                        gather[filled[0]:filled[0] + take].copy_(part)
+                    else:
+                        with torch.cuda.stream(stream):
+                            gather[filled[0]:filled[0] + take].copy_(part, non_blocking=True)
+                    filled[0] += take
+                    offset += take
+                    if filled[0] == bs:
+                        self._finish(stream, flush)
+            if filled[0] and not self.stop.is_set():
+                self._finish(stream, flush)
+        except Exception as exc:
+            self._put(exc)
+        finally:
             self._put(_Stop)
 
     def _put(self, item):
@@ -750,29 +854,159 @@ class GpuDecodePipeline(object):
 
     def __iter__(self):
         torch = self.rt.torch
-        thread = threading.Thread(target=self._produce, name="jc-decode")
-        thread.daemon = True
-        thread.start()
+        targets = [self._produce_nvjpeg] + ([self._produce_cpu] if self.cpu_workers > 0 else [])
+        threads = [threading.Thread(target=t, name="jc-decode-%d" % i) for i, t in enumerate(targets)]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        running = len(threads)
         try:
-            while True:
+            while running:
                 item = self.ready.get()
                 if item is _Stop:
-                    break
+                    running -= 1
+                    continue
                 if isinstance(item, Exception):
                     raise item
                 batch, event, n = item
                 if batch is None:
                     continue
-                if event is None:
-                    yield batch, n
-                    continue
-                current = torch.cuda.current_stream()
-                current.wait_event(event)
-                batch.record_stream(current)  # the allocator must not reuse it before the model is done
+                if event is not None:
+                    current = torch.cuda.current_stream()
+                    current.wait_event(event)
+                    batch.record_stream(current)  # the allocator must not reuse it before the model is done
                 yield batch, n
         finally:
             self.stop.set()
-            thread.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=30)
+
+
+class DecodeSide(Preprocessing):
+    """What the decode process needs of a Runtime: the device and the preprocessing, no model."""
+
+    def __init__(self, device_index, batch_size, precision):
+        import torch
+        import torchvision
+        self.torch, self.torchvision = torch, torchvision
+        self.cuda = device_index is not None
+        if self.cuda:
+            torch.cuda.set_device(device_index)
+            self.device = torch.device("cuda", device_index)
+        else:
+            self.device = torch.device("cpu")
+        self.batch_size = batch_size
+        self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        self.memory_format = getattr(torch, "channels_last", torch.contiguous_format)
+        self._init_preprocessing()
+
+
+def _decode_process_main(control, out):
+    """Body of the decode process: import torch at once (in parallel with the parent), wait for the
+    job, warm nvJPEG up, report ready, then stream batches (CUDA tensors shared through IPC)."""
+    try:
+        import torch
+        import torch.multiprocessing  # noqa: F401  (registers the CUDA tensor reductions)
+        job = control.get()
+        if job is None:
+            return
+        side = DecodeSide(job["device_index"], job["batch_size"], job["precision"])
+        scratch = ErrorLog()
+        for _ in GpuDecodePipeline(side, job["files"][:job["batch_size"]], job["readers"], scratch, 1):
+            pass
+        if side.cuda:
+            torch.cuda.synchronize()
+        out.put(("ready", None))
+        if control.get() != "go":
+            return
+        errors = ErrorLog()
+        pipe = GpuDecodePipeline(side, job["files"], job["readers"], errors, job["prefetch"])
+        for batch, n in pipe:
+            if side.cuda:
+                torch.cuda.current_stream().synchronize()  # the batch is complete before it is handed over
+            out.put(("batch", (batch, n)))
+        out.put(("done", {"errors": errors.count, "samples": errors.samples, "fallbacks": pipe.fallbacks}))
+        control.get()  # "bye": the parent holds no batch any more; exiting earlier would free them under it
+    except Exception as exc:  # reported to the parent, which raises it
+        out.put(("error", "%s: %s" % (type(exc).__name__, str(exc).strip()[:500])))
+
+
+class DecodeProcess(object):
+    """nvJPEG decoding in a process of its own, so in a CUDA context of its own (DECODE_PROCESS=on).
+    Inside one process batched nvJPEG makes no progress while the model's kernels are queued (on any
+    stream; measured on an H100), so decode and inference serialize. A second context does not wait
+    for the first one's work, but without MPS the GPU time-slices between contexts: measured slower
+    (5.3k against 7.5k img/s), so this is opt-in, for hosts that run the MPS daemon. Decoded,
+    normalized batches come back as CUDA tensors through IPC (torch.multiprocessing); the parent
+    keeps the last few alive until the model has read them."""
+
+    def __init__(self):
+        import multiprocessing
+        ctx = multiprocessing.get_context("spawn")  # a CUDA context cannot be forked
+        self.control = ctx.Queue()
+        self.out = ctx.Queue(maxsize=4)
+        self.proc = ctx.Process(target=_decode_process_main, args=(self.control, self.out),
+                                name="jc-decode-process")
+        self.proc.daemon = True
+        self.proc.start()
+        self.summary = None
+        self.started = False
+
+    def _get(self, timeout=600):
+        kind, payload = self.out.get(timeout=timeout)
+        if kind == "error":
+            raise RuntimeError("decode process: %s" % payload)
+        return kind, payload
+
+    def start(self, rt, files, readers, prefetch):
+        """Send the job; wait until the child has decoded its warm-up batch (untimed)."""
+        self.started = True
+        self.control.put({"files": files, "batch_size": rt.batch_size, "precision": rt.precision,
+                          "readers": readers, "prefetch": prefetch,
+                          "device_index": rt.device.index if rt.cuda else None})
+        kind, _ = self._get()
+        if kind != "ready":
+            raise RuntimeError("decode process sent %r before it was ready" % kind)
+
+    def batches(self, rt, errors):
+        """Yield (batch, n); the model must be queued on each batch before the next is asked for."""
+        torch = rt.torch
+        import collections
+        held = collections.deque()
+        self.control.put("go")
+        try:
+            while True:
+                kind, payload = self._get()
+                if kind == "done":
+                    self.summary = payload
+                    errors.count += payload["errors"]
+                    errors.samples.extend(payload["samples"][:MAX_ERROR_SAMPLES - len(errors.samples)])
+                    break
+                batch, n = payload
+                yield batch, n
+                if rt.cuda:
+                    event = torch.cuda.Event()
+                    event.record()
+                    held.append((batch, event))
+                    while len(held) > 2:  # the child may reuse a block only once the model has read it
+                        old, old_event = held.popleft()
+                        old_event.synchronize()
+                        del old
+            if rt.cuda:
+                torch.cuda.synchronize()
+            held.clear()
+        finally:
+            self.close()
+
+    def close(self):
+        if self.proc.is_alive():
+            try:
+                self.control.put("bye" if self.started else None)
+            except (OSError, ValueError):
+                pass
+            self.proc.join(timeout=30)
+            if self.proc.is_alive():
+                self.proc.terminate()
 
 
 def dali_batches(rt, files, workers, errors, prefetch):
@@ -809,7 +1043,7 @@ def dali_batches(rt, files, workers, errors, prefetch):
     except RuntimeError as exc:
         log("DALI stopped (%s); the remaining %d files go through nvJPEG"
             % (str(exc).strip().splitlines()[0][:120], len(files) - done))
-        for item in GpuDecodePipeline(rt, files[done:], workers, errors, prefetch):
+        for item in GpuDecodePipeline(rt, files[done:], READER_THREADS, errors, prefetch):
             yield item
 
 
@@ -821,11 +1055,17 @@ def cpu_count():
     return os.cpu_count() or 1
 
 
+READER_THREADS = 4  # file reads for nvJPEG: page-cache or NFS reads release the GIL
+
+
 def auto_workers(decode, cpus):
-    """CPU decode: every core but the one feeding the GPU; GPU decode: a few file reader threads."""
+    """CPU decode: every core but the one feeding the GPU. GPU decode: no CPU helper processes
+    unless asked for. DALI: its own CPU threads."""
     if decode == "cpu":
         return max(1, min(cpus - 1, 32))
-    return max(1, min(cpus, 4))
+    if decode == "gpu":
+        return 0  # CPU helpers measured slower beside nvJPEG on an H100 (docs/benchmarks.md); opt in
+    return max(1, min(cpus, READER_THREADS))
 
 
 def resolve_decode(rt, wanted, mode):
@@ -836,7 +1076,7 @@ def resolve_decode(rt, wanted, mode):
             log("DECODE=dali needs a CUDA device; decoding on the CPU")
             return "cpu"
         try:
-            import nvidia.dali  # noqa: F401  (optional)
+            importlib.import_module("nvidia.dali")  # optional
             return "dali"
         except ImportError:
             fallback = "gpu" if rt.gpu_decode_ok else "cpu"
@@ -854,7 +1094,7 @@ def _warm_decoder(rt, decode, sample, workers):
     """Run the decode path once on a few of this partition's files (results discarded)."""
     scratch = ErrorLog()  # problems met here are counted in the timed pass
     if decode == "gpu":
-        for batch, _ in GpuDecodePipeline(rt, sample, workers, scratch, 1):
+        for batch, _ in GpuDecodePipeline(rt, sample, READER_THREADS, scratch, 1):
             rt.infer(batch)
         return
     import numpy as np
@@ -865,26 +1105,44 @@ def _warm_decoder(rt, decode, sample, workers):
         except Exception:  # noqa: BLE001 - counted later
             scratch.add(path, "unreadable")
     if good:
-        rt.infer(rt.normalize(rt.torch.from_numpy(np.stack(good)).permute(0, 3, 1, 2)))
+        rt.infer(rt.normalize_nhwc(rt.torch.from_numpy(np.stack(good))))
 
 
-def run(settings, plan, startup, errors):
+def want_decode_process(settings):
+    """Whether to start the decode process now, before torch is imported, so that both processes
+    import at once: only when asked for (DECODE_PROCESS=on) and nvJPEG decoding is possible."""
+    return settings["decode_process"] == "on" and settings["workload_mode"] == "files" \
+        and settings["decode"] in ("auto", "gpu") and settings["device"] != "cpu" \
+        and settings["num_workers"] in ("auto", 0)
+
+
+def run(settings, plan, startup, errors, dp=None):
     rt = Runtime(settings, startup)
     decode = resolve_decode(rt, settings["decode"], settings["workload_mode"])
     workers = settings["num_workers"]
     workers = auto_workers(decode, cpu_count()) if workers == "auto" else workers
-    files = plan["files"]
-    assigned = plan["end"] - plan["start"]
     log("%s on %s (%s): batch %d, %s, decode %s, %d worker(s), images [%d, %d)" % (
         settings["workload_mode"], rt.device, rt.device_name, rt.batch_size, rt.precision, decode,
         workers, plan["start"], plan["end"]))
 
+    if dp is not None and not (decode == "gpu" and rt.cuda and rt.batched_nvjpeg and workers == 0):
+        dp.close()  # not usable here (CPU, old torchvision, or CPU helpers asked for): in-process decode
+        dp = None
+    with rt.compute():
+        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp)
+
+
+def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
+    files = plan["files"]
+    assigned = plan["end"] - plan["start"]
     # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
     t = time.time()
     if settings["warmup_batches"]:
         rt.warm_model(settings["warmup_batches"])
     rt.prepare_graph(settings["cuda_graphs"])
-    if settings["warmup_batches"] and files and decode in ("gpu", "cpu"):
+    if dp is not None:
+        dp.start(rt, files, READER_THREADS, settings["prefetch_batches"])
+    elif settings["warmup_batches"] and files and decode in ("gpu", "cpu"):
         _warm_decoder(rt, decode, files[:rt.batch_size], workers)
     rt.sync()
     rt.predictions = []
@@ -892,8 +1150,10 @@ def run(settings, plan, startup, errors):
 
     if settings["workload_mode"] == "synthetic":
         source = synthetic_batches(rt, assigned)
+    elif dp is not None:
+        source = dp.batches(rt, errors)
     elif decode == "gpu":
-        source = GpuDecodePipeline(rt, files, workers, errors, settings["prefetch_batches"])
+        source = GpuDecodePipeline(rt, files, READER_THREADS, errors, settings["prefetch_batches"], workers)
     elif decode == "dali":
         source = dali_batches(rt, files, workers, errors, settings["prefetch_batches"])
     else:
@@ -922,8 +1182,12 @@ def run(settings, plan, startup, errors):
         "versions": {"python": "%d.%d.%d" % tuple(sys.version_info[:3]), "torch": rt.torch.__version__,
                      "torchvision": rt.torchvision.__version__},
     }
+    extra["decode_process"] = dp is not None
     if isinstance(source, GpuDecodePipeline):
         extra["batch_decode_fallbacks"] = source.fallbacks
+        extra["decoded_by"] = dict(source.by_path)
+    elif dp is not None and dp.summary:
+        extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
     return build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
                         rt.device_name, rt.batch_size, rt.precision, decode, extra)
 
@@ -947,8 +1211,14 @@ def main(argv=None):
         emit(build_result(settings, plan, 0, errors, 0.0, 0.0, startup, "none", "none",
                           settings["batch_size"], settings["precision"], "none"))
         return EXIT_OK
+    dp = None
+    if want_decode_process(settings):
+        try:
+            dp = DecodeProcess()
+        except Exception as exc:  # e.g. no /dev/shm: decode in this process instead
+            log("cannot start the decode process (%s); decoding in this process" % exc)
     try:
-        result = run(settings, plan, startup, errors)
+        result = run(settings, plan, startup, errors, dp)
     except SettingsError as exc:
         log("ERROR: %s" % exc)
         emit({"error": str(exc), "index": settings["job_completion_index"], "images": 0, "errors": errors.count})
@@ -959,6 +1229,9 @@ def main(argv=None):
         emit({"error": "%s: %s" % (type(exc).__name__, exc), "index": settings["job_completion_index"],
               "images": 0, "errors": errors.count})
         return EXIT_FAILED
+    finally:
+        if dp is not None:
+            dp.close()
     log("done: %(images)d images, %(errors)d errors, %(seconds).3f s, %(throughput).1f img/s" % result)
     emit(result)
     return EXIT_OK

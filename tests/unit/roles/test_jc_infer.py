@@ -250,10 +250,51 @@ def test_version_tuple(text, expected):
     assert jc_infer.version_tuple(text) == expected
 
 
-@pytest.mark.parametrize("decode, cpus, expected", [("cpu", 16, 15), ("cpu", 4, 3), ("cpu", 1, 1),
-                                                    ("cpu", 128, 32), ("gpu", 16, 4), ("gpu", 2, 2)])
+@pytest.mark.parametrize("decode, cpus, expected", [
+    ("cpu", 16, 15), ("cpu", 4, 3), ("cpu", 1, 1), ("cpu", 128, 32),   # every core but one
+    ("gpu", 16, 0), ("gpu", 4, 0),                                     # no CPU helpers unless asked
+    ("dali", 16, 4), ("dali", 2, 2),                                   # DALI's own threads
+])
 def test_auto_workers(decode, cpus, expected):
     assert jc_infer.auto_workers(decode, cpus) == expected
+
+
+def test_dispenser_hands_out_every_item_once_across_threads():
+    import threading
+
+    dispenser = jc_infer.WorkDispenser(1000)
+    taken = []
+
+    def consume(size):
+        while True:
+            span = dispenser.take(size)
+            if span is None:
+                return
+            taken.extend(range(*span))
+    threads = [threading.Thread(target=consume, args=(size,)) for size in (7, 32, 256)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == list(range(1000))
+
+
+def test_dispenser_gives_a_short_last_span_then_none():
+    dispenser = jc_infer.WorkDispenser(10)
+    assert [dispenser.take(4) for _ in range(4)] == [(0, 4), (4, 8), (8, 10), None]
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], False),                                                   # measured slower without MPS: opt-in
+    (["--decode-process", "on"], True),
+    (["--decode-process", "on", "--decode", "gpu"], True),
+    (["--decode-process", "on", "--mode", "synthetic"], False),
+    (["--decode-process", "on", "--device", "cpu"], False),
+    (["--decode-process", "on", "--decode", "cpu"], False),
+    (["--decode-process", "on", "--num-workers", "4"], False),     # CPU helpers run in-process
+])
+def test_when_a_decode_process_is_started(args, expected):
+    assert jc_infer.want_decode_process(jc_infer.parse_settings(args, environ={})) is expected
 
 
 # --- the program as the cluster runs it (no torch needed for these paths) ---------------------
@@ -307,26 +348,6 @@ def cpu_runtime(**overrides):
     return jc_infer.Runtime(settings, {})
 
 
-def test_fold_batchnorm_keeps_the_outputs(torch):
-    import torchvision
-
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50().eval()
-    for m in model.modules():  # non-trivial statistics, as trained weights have
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        before = model(x)
-        assert jc_infer.fold_batchnorm(torch, model) == 53
-        after = model(x)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    assert torch.allclose(before, after, rtol=1e-3, atol=1e-3 * before.abs().max().item())
-
-
 def test_gpu_crop_resize_matches_pillow(torch, tmp_path):
     import numpy as np
     from torchvision.io import ImageReadMode, decode_jpeg
@@ -339,7 +360,7 @@ def test_gpu_crop_resize_matches_pillow(torch, tmp_path):
     rt = cpu_runtime()
     decoded = decode_jpeg(torch.from_numpy(np.fromfile(str(path), dtype=np.uint8)), mode=ImageReadMode.RGB)
     ours = rt.gpu_crop_resize([decoded, decoded])
-    ref = rt.normalize(torch.from_numpy(np.array(jc_infer.pil_crop_resize(str(path))))[None].permute(0, 3, 1, 2))
+    ref = rt.normalize_nhwc(torch.from_numpy(np.array(jc_infer.pil_crop_resize(str(path))))[None])
     assert ours.shape == (2, 3, 224, 224)
     assert (ours[0] - ref[0]).abs().mean().item() < 0.05  # normalized units; decoders differ in rounding
 
@@ -362,6 +383,40 @@ def test_decode_pipeline_counts_bad_files_and_keeps_the_good(torch, image_dir):
     assert sum(counts) == 9 and errors.count == 3
     assert sorted(s.split(":")[0] for s in errors.samples) == ["img_03.jpg", "img_07.jpg", "img_11.jpg"]
     assert pipe.fallbacks >= 1  # batches holding a bad file were redone image by image
+
+
+def test_decode_pipeline_with_cpu_helpers_shares_the_files(torch, tmp_path):
+    for i in range(300):
+        write_jpeg(tmp_path / ("img_%03d.jpg" % i), size=(64, 48), seed=i)
+    (tmp_path / "img_150.jpg").write_bytes(b"broken")
+    rt = cpu_runtime()
+    rt.batch_size = 8
+    files = [os.path.join(str(tmp_path), f) for f in jc_infer.list_images(str(tmp_path))]
+    errors = jc_infer.ErrorLog()
+    pipe = jc_infer.GpuDecodePipeline(rt, files, 2, errors, 2, cpu_workers=2)
+    batches = list(pipe)
+    assert sum(n for _, n in batches) == 299 and errors.count == 1
+    assert pipe.by_path["nvjpeg"] + pipe.by_path["cpu"] == 300
+    assert pipe.by_path["cpu"] > 0 and pipe.by_path["nvjpeg"] > 0
+    assert all(b.shape[0] == n and b.shape[1:] == (3, 224, 224) for b, n in batches)
+
+
+def test_decode_process_streams_batches_and_counts_bad_files(torch, image_dir, monkeypatch):
+    # The child is spawned and unpickles its target by module name, as under the real script.
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    monkeypatch.setitem(sys.modules, "jc_infer", jc_infer)
+    rt = cpu_runtime()
+    files = [os.path.join(str(image_dir), f) for f in jc_infer.list_images(str(image_dir))]
+    errors = jc_infer.ErrorLog()
+    dp = jc_infer.DecodeProcess()
+    try:
+        dp.start(rt, files, 2, 2)
+        batches = list(dp.batches(rt, errors))
+    finally:
+        dp.close()
+    assert sum(n for _, n in batches) == 9 and errors.count == 3
+    assert all(b.shape == (n, 3, 224, 224) for b, n in batches)
+    assert not dp.proc.is_alive()
 
 
 def test_cpu_decode_workers_count_bad_files(torch, image_dir):

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Regenerate the tables and the plot of docs/benchmarks.md from benchmarks/results/*.json.
+
+    python benchmarks/report.py            # rewrites the part between the markers, and the PNG
+
+Each results file is what benchmarks/gpu_bench.py wrote on the GPU machine (see device_run.sh).
+The text around the markers (what bounds each mode, and why) is written by hand from these numbers.
+"""
+
+import glob
+import json
+import os
+import statistics
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+PLOT = os.path.join(ROOT, "docs", "benchmarks.png")
+BEGIN, END = "<!-- report.py: begin -->", "<!-- report.py: end -->"
+# The model path jc_infer runs by default (eager fp16, channels_last, its own stream) at its batch.
+CEILING_KEY = "jc_eager_fp16_b256"
+
+E2E_LABELS = {
+    "gpu_decode_b256_inprocess": "nvJPEG in-process (run 3; the default since run 3)",
+    "gpu_decode_b256_nohelpers": "nvJPEG in-process (run 2)",
+    "gpu_decode_b256": "nvJPEG, jc_infer default of that run",
+    "gpu_decode_b256_graphs": "as the default of that run + CUDA graph",
+    "gpu_decode_b512": "as the default of that run, batch 512",
+    "gpu_decode_b128": "as the default of that run, batch 128",
+    "gpu_decode_b256_nographs": "nvJPEG in-process, no CUDA graph (run 1)",
+    "cpu_decode_b256": "CPU decode, 15 Pillow workers (10,000 images)",
+    "synthetic_b256": "synthetic (random tensors on the GPU)",
+}
+RUN_DEFAULTS = {  # what "gpu_decode_b256" meant in each run (the program changed between runs)
+    "h100_x1_run1": "nvJPEG in-process, model on the default stream, CUDA graph, BatchNorm folded",
+    "h100_x1_run2": "nvJPEG in-process + 12 CPU helper processes, model on its own stream",
+    "h100_x1_run3": "nvJPEG in a separate decode process (CUDA IPC), model on its own stream",
+}
+
+
+def load():
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(RESULTS, "*.json"))):
+        with open(path) as handle:
+            runs[os.path.splitext(os.path.basename(path))[0]] = json.load(handle)
+    return runs
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(x, digits=0):
+    return ("{:,.%df}" % digits).format(x)
+
+
+def tables(runs):
+    out = []
+    last = runs[sorted(runs)[-1]]
+    env = last["env"]
+    smi = env["nvidia_smi"].splitlines()[1].split(", ") if "\n" in env["nvidia_smi"] else []
+    out.append("### Machine and versions\n")
+    out.append("| | |\n| --- | --- |")
+    out.append("| GPU | %s (driver %s, %s) |" % (", ".join(env["gpu_names"]), smi[2] if len(smi) > 2 else "?",
+                                                smi[3] if len(smi) > 3 else "?"))
+    out.append("| CPU | %d cores, %s |" % (env["cpus"], env["cpu_model"].split(":")[-1].strip()))
+    out.append("| software | Python %s, torch %s, torchvision %s, CUDA runtime %s, cuDNN %s |"
+               % (env["python"], env["torch"], env["torchvision"], env["cuda_runtime"], env["cudnn"]))
+    out.append("| DALI | %s |" % env["dali"])
+    ds = last["dataset"]
+    out.append("| dataset | %s unique synthetic JPEGs, %dx%d, quality %d, %.1f KB mean; timed sets: %s files "
+               "(%d hard-linked copies of each), warm page cache |" % (
+                   fmt(ds["unique_images"]), ds["width"], ds["height"], ds["quality"], ds["mean_bytes"] / 1e3,
+                   fmt(ds["view_images"]), ds["replicas"]))
+    out.append("| runs | %s |" % ", ".join("%s (%s)" % (k, runs[k]["env"]["date"]) for k in sorted(runs)))
+    out.append("")
+
+    out.append("### Model only (device-resident random input, median img/s)\n")
+    keys = sorted(set(k for r in runs.values() for k in r.get("micro", {}).get("ceiling", {})))
+    out.append("| variant | " + " | ".join(sorted(runs)) + " |")
+    out.append("| --- |" + " ---: |" * len(runs))
+    for key in keys:
+        cells = []
+        for name in sorted(runs):
+            c = runs[name].get("micro", {}).get("ceiling", {}).get(key)
+            cells.append(fmt(c["median"]) if c else "")
+        out.append("| `%s` | %s |" % (key, " | ".join(cells)))
+    out.append("")
+
+    out.append("### End to end, from JPEG files to predictions (jc_infer.py processes, median of the runs)\n")
+    out.append("| run | mode | img/s (median) | samples | % of ceiling | warm-up s | start-up s |")
+    out.append("| --- | --- | ---: | --- | ---: | ---: | ---: |")
+    for name in sorted(runs):
+        r = runs[name]
+        ceiling = r.get("micro", {}).get("ceiling", {}).get(CEILING_KEY) or \
+            r.get("micro", {}).get("ceiling", {}).get("eager_fp16_b256")
+        ref = r.get("micro", {}).get("reference_loop")
+        if ref:
+            out.append("| %s | reference-style loop (Pillow, fp32, batch 1, in-process) | %s | %s | %.1f | | |" % (
+                name, fmt(ref["median"], 1), ", ".join(fmt(x, 1) for x in ref["samples"]),
+                100 * ref["median"] / ceiling["median"]))
+        for label, e in sorted(r.get("e2e", {}).items()):
+            if label.startswith("multi") or label == "gpu_decode_badfiles":
+                continue
+            desc = E2E_LABELS.get(label, label)
+            if label == "gpu_decode_b256":
+                desc = RUN_DEFAULTS.get(name, desc)
+            runs_ = e["runs"]
+            out.append("| %s | `%s`: %s | %s | %s | %.1f | %.2f | %.2f |" % (
+                name, label, desc, fmt(e["median"]), ", ".join(fmt(x["throughput"]) for x in runs_),
+                100 * e["median"] / ceiling["median"], med([x["warmup_seconds"] for x in runs_]),
+                med([x["startup_seconds"] for x in runs_])))
+    out.append("\n%% of ceiling: against `%s` of the same run (the model path jc_infer runs, on the same GPU)."
+               % CEILING_KEY)
+    out.append("")
+
+    out.append("### Components (median)\n")
+    out.append("| measurement | " + " | ".join(sorted(runs)) + " |")
+    out.append("| --- |" + " ---: |" * len(runs))
+
+    def row(title, getter, digits=0):
+        cells = []
+        for name in sorted(runs):
+            try:
+                cells.append(fmt(getter(runs[name]), digits))
+            except (KeyError, TypeError):
+                cells.append("")
+        out.append("| %s | %s |" % (title, " | ".join(cells)))
+    for b in (64, 256, 512):
+        row("nvJPEG batched decode alone, batch %d (img/s)" % b, lambda r, b=b: r["micro"]["decode"]["nvjpeg_b%d" % b]["median"])
+    row("nvJPEG + GPU crop/resize/normalize, batch 256 (img/s)", lambda r: r["micro"]["decode"]["nvjpeg_prep_b256"]["median"])
+    row("serial: decode, preprocess, model, sync per batch (img/s)", lambda r: r["micro"]["decode"]["serial_pipeline_b256"]["median"])
+    row("model while a thread decodes, model on the default stream (img/s)",
+        lambda r: r["micro"]["decode"]["concurrent_default_stream"]["model_img_per_s"])
+    row("... nvJPEG meanwhile (img/s)", lambda r: r["micro"]["decode"]["concurrent_default_stream"]["decode_img_per_s"])
+    row("model while a thread decodes, model on its own stream (img/s)",
+        lambda r: r["micro"]["decode"]["concurrent_own_stream"]["model_img_per_s"])
+    row("... nvJPEG meanwhile (img/s)", lambda r: r["micro"]["decode"]["concurrent_own_stream"]["decode_img_per_s"])
+    row("Pillow decode + crop/resize, one core (img/s)", lambda r: r["micro"]["pil_per_core_img_per_s"])
+    row("pinned host-to-device copy (GB/s)", lambda r: r["micro"]["h2d_pinned_gb_per_s"]["median"], 1)
+    row("cold-cache file read, 8 threads (img/s)", lambda r: r["dataset"]["cold_read"]["img_per_s"])
+    row("cold-cache file read (MB/s)", lambda r: r["dataset"]["cold_read"]["mb_per_s"])
+    out.append("")
+
+    out.append("### Process start-up (median over every jc_infer run of the newest run, seconds)\n")
+    parts = {}
+    for e in last.get("e2e", {}).values():
+        for x in e["runs"]:
+            for k, v in x["startup"].items():
+                parts.setdefault(k, []).append(v)
+            parts.setdefault("warm-up (untimed: cuDNN autotune, decoder init)", []).append(x["warmup_seconds"])
+            parts.setdefault("whole process, wall", []).append(x["wall_seconds"])
+    out.append("| phase | median | min | max |\n| --- | ---: | ---: | ---: |")
+    for k in ("interpreter", "import", "device_init", "model_load", "warm-up (untimed: cuDNN autotune, decoder init)",
+              "whole process, wall"):
+        if k in parts:
+            out.append("| %s | %.2f | %.2f | %.2f |" % (k, med(parts[k]), min(parts[k]), max(parts[k])))
+    out.append("")
+
+    out.append("### Several GPUs (one jc_infer process per GPU, JOB_COMPLETION_INDEX partition)\n")
+    multi = [(n, k, v) for n, r in sorted(runs.items()) for k, v in r.get("multi", {}).items()
+             if isinstance(v, dict) and "efficiency" in v]
+    if multi:
+        out.append("| run | config | GPUs | img/s | speedup | efficiency | imbalance | speedup incl. start-up |")
+        out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n, k, v in multi:
+            out.append("| %s | %s | %d | %s | %.3f | %.3f | %.3f | %.2f |" % (
+                n, k, v["gpus"], fmt(v["throughput"]["median"]), v["speedup"]["median"], v["efficiency"]["median"],
+                v["imbalance"]["median"], v["wall_speedup"]["median"]))
+    else:
+        out.append("Not measured: see the text below.")
+    return "\n".join(out)
+
+
+def plot(runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = sorted(runs)[-1]
+    r = runs[name]
+    ceiling = r["micro"]["ceiling"][CEILING_KEY]["median"]
+    bars = [("reference loop\n(PIL, fp32, b1)", r["micro"]["reference_loop"]["median"])]
+    for label, title in (("cpu_decode_b256", "CPU decode\n15 workers"),
+                         ("gpu_decode_b256", "nvJPEG in a\ndecode process"),
+                         ("gpu_decode_b256_inprocess", "nvJPEG\nin-process"),
+                         ("synthetic_b256", "synthetic\n(jc_infer)")):
+        if label in r.get("e2e", {}):
+            bars.append((title, r["e2e"][label]["median"]))
+    d = r["micro"]["decode"]
+    bars.append(("serial decode\n+ model", d["serial_pipeline_b256"]["median"]))
+    bars.append(("nvJPEG alone\n(+ resize)", d["nvjpeg_prep_b256"]["median"]))
+    bars.append(("model alone\n(ceiling)", ceiling))
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    xs = range(len(bars))
+    ax.bar(xs, [b[1] for b in bars], color=["#999999"] + ["#4477aa"] * (len(bars) - 4) + ["#cc6677", "#ddcc77", "#117733"])
+    ax.axhline(0.75 * ceiling, color="#117733", linestyle="--", linewidth=1)
+    ax.text(-0.4, 0.75 * ceiling, "75 % of the model-only ceiling (target)", va="bottom", ha="left", fontsize=8,
+            color="#117733")
+    for x, (_, v) in zip(xs, bars):
+        ax.text(x, v, fmt(v), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([b[0] for b in bars], fontsize=8)
+    ax.set_ylabel("images / second (median)")
+    ax.set_title("ResNet-50 inference, %s, %s" % (r["env"]["gpu_names"][0], name))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    runs = load()
+    if not runs:
+        sys.exit("no results in %s" % RESULTS)
+    with open(DOC) as handle:
+        doc = handle.read()
+    if BEGIN not in doc or END not in doc:
+        sys.exit("%s lacks the markers %s ... %s" % (DOC, BEGIN, END))
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(DOC, "w") as handle:
+        handle.write(head + BEGIN + "\n" + tables(runs) + "\n" + END + tail)
+    plot(runs, PLOT)
+    print("wrote %s and %s" % (DOC, PLOT))
+
+
+if __name__ == "__main__":
+    main()
