@@ -1,4 +1,4 @@
-"""Both nodes hold the same workload image, built once with buildx, and nothing is left behind."""
+"""Both nodes hold the same workload image (built once with buildx) and the staged dataset; nothing is left behind."""
 
 import json
 
@@ -43,3 +43,17 @@ def test_no_workload_container_is_left(host):
 def test_only_the_build_host_has_a_build_context(host):
     has_context = host.file("/var/lib/edgeai-jc/image/Dockerfile").exists
     assert has_context == (host.backend.get_hostname() == "gpu-node1")
+
+
+def manifest_digest(host, path):
+    return json.loads(host.file(path + "/manifest.json").content_string)["sha256"]
+
+
+def test_staged_dataset_matches_the_nfs_servers(host):
+    server = host.get_host("docker://gpu-node1")
+    assert manifest_digest(host, "/srv/jc-images") == manifest_digest(server, "/nfs/images")
+
+
+def test_staged_dataset_holds_the_images_and_the_corrupt_file(host):
+    names = host.check_output("ls /srv/jc-images").split()
+    assert len([n for n in names if n.endswith(".jpg")]) == 41 and "zz_corrupt.jpg" in names
