@@ -13,6 +13,8 @@ Stages (--stages, comma-separated, default all):
            pipeline, Pillow decode per core, pinned host-to-device copy, the reference-style per-image
            loop (Pillow, fp32, batch 1)
   e2e      jc_infer.py as separate processes, exactly as a pod runs it, in each decode mode
+  hw       NVIDIA nvImageCodec (hardware JPEG decoder) when importable: decode alone, decode + GPU
+           crop/resize, and jc_infer with DECODE=nvimgcodec beside DECODE=gpu and the ceiling, in one run
   multi    when >= 2 GPUs: N independent jc_infer.py processes, one per GPU (CUDA_VISIBLE_DEVICES),
            partitioned by JOB_COMPLETION_INDEX, aggregated against the 1-GPU run
 Every measurement is repeated (--repeats) and reported with its median. Results go to OUT/results.json
@@ -116,6 +118,11 @@ def stage_env(args):
         env["dali"] = dali.__version__
     except ImportError as exc:
         env["dali"] = "not importable: %s" % exc
+    try:
+        from nvidia import nvimgcodec
+        env["nvimgcodec"] = nvimgcodec.__version__
+    except ImportError as exc:
+        env["nvimgcodec"] = "not importable: %s" % exc
     RESULTS["env"] = env
     log("env: %s, torch %s, tv %s, %d CPUs, DALI %s" % (env["gpu_names"], env["torch"], env["torchvision"],
                                                        env["cpus"], env["dali"]))
@@ -505,6 +512,67 @@ def stage_e2e(args):
     log("bad files: %s" % res["runs"][0]["error_samples"])
 
 
+def _hw_micro(args, hw):
+    import torch
+    m = Micro(args)
+    n_files = min(len(m.names), args.decode_images)
+    blobs = [open(os.path.join(m.unique, n), "rb").read() for n in m.names[:n_files]]
+    rt = m.rt_for(256, graphs="off")
+    dec = m.jc.HardwareJpegDecoder(rt)
+    side = torch.cuda.Stream()
+    for batch in (64, 256):
+        chunks = [blobs[i:i + batch] for i in range(0, n_files - batch + 1, batch)]
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                dec.decode(chunks[0])
+            torch.cuda.synchronize()
+            rates, rates_prep = [], []
+            for _ in range(args.repeats):
+                t = time.time()
+                for c in chunks:
+                    images, failed = dec.decode(c)
+                torch.cuda.synchronize()
+                rates.append(len(chunks) * batch / (time.time() - t))
+                if failed:
+                    hw["failed_in_decode_b%d" % batch] = len(failed)
+                t = time.time()
+                for c in chunks:
+                    rt.gpu_crop_resize(dec.decode(c)[0])
+                torch.cuda.synchronize()
+                rates_prep.append(len(chunks) * batch / (time.time() - t))
+        hw["decode_b%d" % batch] = median_of(rates)
+        hw["decode_prep_b%d" % batch] = median_of(rates_prep)
+        log("nvImageCodec b%d: decode %8.0f img/s, + crop/resize %8.0f img/s"
+            % (batch, statistics.median(rates), statistics.median(rates_prep)))
+
+
+def stage_hw(args):
+    """The GPU's hardware JPEG decoder through nvImageCodec: alone, with the crop/resize, then
+    end to end beside torchvision's nvJPEG path, so both are compared with the same ceiling."""
+    import torch
+    try:
+        from nvidia import nvimgcodec  # noqa: F401 - optional; the stage says so when missing
+    except ImportError as exc:
+        RESULTS["hw"] = {"skipped": "nvImageCodec not importable: %s" % exc}
+        return
+    hw = RESULTS.setdefault("hw", {})
+    try:
+        _hw_micro(args, hw)
+    except Exception as exc:  # noqa: BLE001 - the end-to-end runs below still tell
+        import traceback
+        traceback.print_exc()
+        hw["micro_error"] = "%s: %s" % (type(exc).__name__, exc)
+    torch.cuda.empty_cache()
+    save(args.out)
+    view = os.path.join(args.work, "view")
+    base = {"WORKLOAD_MODE": "files", "IMAGE_DIR": view, "BATCH_SIZE": 256, "DEVICE": args.device}
+    e2e_runs(args, "gpu_decode_b256_inprocess", dict(base, DECODE="gpu", DECODE_PROCESS="off"), args.repeats)
+    e2e_runs(args, "nvimgcodec_b256", dict(base, DECODE="nvimgcodec"), args.repeats)
+    res = e2e_runs(args, "nvimgcodec_badfiles", dict(base, DECODE="nvimgcodec",
+                                                      IMAGE_DIR=os.path.join(args.work, "bad"), BATCH_SIZE=32), 1)
+    log("bad files (nvimgcodec): %s" % res["runs"][0]["error_samples"])
+
+
 def stage_multi(args):
     """1 process on GPU 0, then N processes at once, one per GPU, as the Indexed Job runs them. Each
     process gets the CPU share of one 16-core machine (NUM_WORKERS=--workers-per-gpu), so the single
@@ -551,7 +619,7 @@ def stage_multi(args):
         save(args.out)
 
 
-STAGES = ("env", "dataset", "ceiling", "decode", "host", "reference", "e2e", "multi")
+STAGES = ("env", "dataset", "ceiling", "decode", "host", "reference", "e2e", "hw", "multi")
 
 
 def main():

@@ -31,6 +31,8 @@ E2E_LABELS = {
     "gpu_decode_b256_nographs": "nvJPEG in-process, no CUDA graph (run 1)",
     "cpu_decode_b256": "CPU decode, 15 Pillow workers (10,000 images)",
     "synthetic_b256": "synthetic (random tensors on the GPU)",
+    "nvimgcodec_b256": "nvImageCodec (hardware JPEG decoder first, hybrid fallback) in-process",
+    "nvimgcodec_badfiles": "nvImageCodec on 60 good + 5 bad files, batch 32 (error accounting)",
 }
 RUN_DEFAULTS = {  # what "gpu_decode_b256" meant in each run (the program changed between runs)
     "h100_x1_run1": "nvJPEG in-process, model on the default stream, CUDA graph, BatchNorm folded",
@@ -158,6 +160,19 @@ def tables(runs):
             out.append("| %s | %.2f | %.2f | %.2f |" % (k, med(parts[k]), min(parts[k]), max(parts[k])))
     out.append("")
 
+    hw = [(n, r["hw"]) for n, r in sorted(runs.items()) if isinstance(r.get("hw"), dict) and "skipped" not in r["hw"]]
+    if hw:
+        out.append("### The GPU's hardware JPEG decoder through nvImageCodec (`hw` stage, in-process, median)\n")
+        out.append("| run | measurement | img/s |")
+        out.append("| --- | --- | ---: |")
+        for n, h in hw:
+            for key, what in (("decode_b64", "decode alone, batch 64"), ("decode_b256", "decode alone, batch 256"),
+                              ("decode_prep_b64", "decode + GPU crop/resize/normalize, batch 64"),
+                              ("decode_prep_b256", "decode + GPU crop/resize/normalize, batch 256")):
+                if key in h:
+                    out.append("| %s | %s | %s |" % (n, what, fmt(h[key]["median"])))
+        out.append("")
+
     out.append("### Several GPUs (one jc_infer process per GPU, JOB_COMPLETION_INDEX partition)\n")
     multi = [(n, k, v) for n, r in sorted(runs.items()) for k, v in r.get("multi", {}).items()
              if isinstance(v, dict) and "efficiency" in v]
@@ -178,7 +193,8 @@ def plot(runs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    name = sorted(runs)[-1]
+    # The newest run that measured every stage the plot shows (later runs may measure one question).
+    name = sorted(n for n, r in runs.items() if "reference_loop" in r.get("micro", {}))[-1]
     r = runs[name]
     ceiling = r["micro"]["ceiling"][CEILING_KEY]["median"]
     bars = [("reference loop\n(PIL, fp32, b1)", r["micro"]["reference_loop"]["median"])]

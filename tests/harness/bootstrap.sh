@@ -14,6 +14,11 @@ stage_start "bootstrap: python virtualenv"
 "$here/venv.sh"
 stage_end
 
+stage_start "bootstrap: controller tools"
+# rsync: the nfs_server role copies datasets with ansible.posix.synchronize (molecule/nfs_kernel).
+apt_ensure rsync
+stage_end
+
 stage_start "bootstrap: docker engine"
 "$here/docker-engine.sh"
 stage_end

@@ -40,7 +40,7 @@ run_stage() {
       python -m pytest tests/unit
       ;;
     integration)
-      python -m pytest tests/integration -n "$JOBS" --dist loadgroup --durations=0
+      python -m pytest tests/integration -n "$JOBS" --dist load --durations=0
       ;;
     *)
       echo "unknown stage $1" >&2

@@ -17,7 +17,7 @@ command-line flag of the same meaning; a flag wins over the environment:
     IMAGE_DIR            JPEG directory (recursive)             (--image-dir, default /data/images)
     BATCH_SIZE           auto | N                               (--batch-size)
     PRECISION            auto | fp32 | fp16 | bf16              (--precision)
-    DECODE               auto | cpu | gpu | dali                (--decode)
+    DECODE               auto | cpu | gpu | nvimgcodec | dali   (--decode)
     NUM_WORKERS          auto | N: CPU decode processes (with DECODE=gpu: CPU helpers beside nvJPEG)
     DEVICE               auto | cuda | cpu                      (--device)
     WEIGHTS              local state_dict file; never downloads (--weights)
@@ -36,7 +36,11 @@ uint8 batches; "gpu" = file bytes read by threads, decoded in batches by nvJPEG
 (torchvision.io.decode_jpeg on CUDA), cropped/resized/normalized on the GPU on a side stream
 while the model runs the previous batch on its own stream, with NUM_WORKERS CPU processes
 decoding a share of the files beside it (both take work from one queue, so the faster gets more);
-"dali" = NVIDIA DALI when it is installed.
+"nvimgcodec" = the same pipeline with NVIDIA nvImageCodec decoding the batches, on the GPU's
+hardware JPEG decoder (NVJPG engines: A100, H100, ...) where there is one, so decoding does not
+compete with the model for the GPU's multiprocessors; "dali" = NVIDIA DALI when it is installed.
+"auto" picks gpu where a GPU is there, else cpu (nvimgcodec measured slower end to end on an
+H100 than torchvision's nvJPEG, although its hardware decoder alone is faster: docs/benchmarks.md).
 A corrupt or unreadable image is counted in "errors" and skipped, never fatal.
 
 stdout gets exactly one JSON line at the end (index, total_jobs, images, errors, seconds,
@@ -94,7 +98,7 @@ SETTINGS = (
     ("IMAGE_DIR", "--image-dir", "str", DEFAULT_IMAGE_DIR, None),
     ("BATCH_SIZE", "--batch-size", "auto_int", "auto", None),
     ("PRECISION", "--precision", "choice", "auto", ("auto", "fp32", "fp16", "bf16")),
-    ("DECODE", "--decode", "choice", "auto", ("auto", "cpu", "gpu", "dali")),
+    ("DECODE", "--decode", "choice", "auto", ("auto", "cpu", "gpu", "nvimgcodec", "dali")),
     ("NUM_WORKERS", "--num-workers", "auto_int", "auto", None),
     ("DEVICE", "--device", "choice", "auto", ("auto", "cuda", "cpu")),
     ("WEIGHTS", "--weights", "str", None, None),
@@ -690,6 +694,42 @@ class _DispensedBatches(object):
             yield list(range(span[0], span[1]))
 
 
+class HardwareJpegDecoder(object):
+    """Batched JPEG decoding with NVIDIA nvImageCodec (optional package nvidia-nvimgcodec-cu12/13 plus
+    nvidia-nvjpeg): its hardware backend runs on the GPU's JPEG engines (A100, H100, ...), leaving the
+    multiprocessors to the model; images the hardware cannot take go to its CUDA and CPU backends."""
+
+    def __init__(self, rt):
+        from nvidia import nvimgcodec
+        self.rt, self.nvimgcodec = rt, nvimgcodec
+        kinds = getattr(nvimgcodec, "BackendKind", nvimgcodec)
+        # The hardware engine first; the hybrid backend takes what it refuses. (Its pure CUDA
+        # backend failed to create on an H100 with nvImageCodec 0.9: "Could not create decoder".)
+        names = ("HW_GPU_ONLY", "HYBRID_CPU_GPU")
+        backends = [nvimgcodec.Backend(getattr(kinds, n)) for n in names if hasattr(kinds, n)]
+        self.decoder = nvimgcodec.Decoder(device_id=rt.device.index or 0, backends=backends)
+
+    def decode(self, blobs):
+        """File contents (bytes) -> (decoded uint8 CHW device tensors, indices it refused).
+        The decode is queued on the current CUDA stream, and the crop/resize that reads the images
+        follows on the same stream."""
+        torch = self.rt.torch
+        streams = [self.nvimgcodec.CodeStream(blob) for blob in blobs]
+        try:
+            decoded = self.decoder.decode(streams, cuda_stream=torch.cuda.current_stream(self.rt.device).cuda_stream)
+        except Exception:  # noqa: BLE001 - a whole-batch failure: let the per-image path sort it out
+            decoded = [None] * len(streams)
+        images, failed = [], []
+        for i, img in enumerate(decoded):
+            t = None if img is None else torch.as_tensor(img, device=self.rt.device)
+            if t is None or t.dim() != 3 or int(t.shape[2]) != 3:
+                failed.append(i)
+                images.append(None)
+            else:
+                images.append(t.permute(2, 0, 1))  # HWC (interleaved RGB) -> CHW view
+        return images, failed
+
+
 class GpuDecodePipeline(object):
     """Reader threads load file bytes; one decode thread runs nvJPEG on whole batches and the crop,
     resize and normalize kernels on its own CUDA stream, and hands each finished batch (with an
@@ -697,8 +737,9 @@ class GpuDecodePipeline(object):
     cpu_workers > 0, DataLoader processes decode a share of the files with Pillow at the same time
     (small batches, taken from the same dispenser, gathered into full batches on the GPU)."""
 
-    def __init__(self, rt, files, readers, errors, prefetch, cpu_workers=0):
+    def __init__(self, rt, files, readers, errors, prefetch, cpu_workers=0, hw=None):
         self.rt, self.files, self.errors = rt, files, errors
+        self.hw = hw  # a HardwareJpegDecoder (DECODE=nvimgcodec) or None (torchvision's nvJPEG)
         self.readers = max(1, readers)
         self.prefetch = prefetch
         self.cpu_workers = cpu_workers
@@ -706,29 +747,42 @@ class GpuDecodePipeline(object):
         self.stop = threading.Event()
         self.ready = queue.Queue(maxsize=prefetch + (2 if cpu_workers else 0))
         self.fallbacks = 0
-        self.by_path = {"nvjpeg": 0, "cpu": 0}
+        self.by_path = {"nvimgcodec" if hw is not None else "nvjpeg": 0, "cpu": 0}
 
     def decode(self, paths, blobs):
         """Decoded uint8 CHW device tensors of the readable images; failures go to self.errors."""
         torch = self.rt.torch
-        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+        from torchvision.io import ImageReadMode, decode_jpeg
 
-        tensors, names = [], []
+        raws, names = [], []
         for path, blob in zip(paths, blobs):
             if isinstance(blob, Exception):
                 self.errors.add(path, blob)
             elif not blob:
                 self.errors.add(path, "empty file")
             else:
-                tensors.append(_bytes_to_tensor(torch, blob))
+                raws.append(blob)
                 names.append(path)
-        if not tensors:
+        if not raws:
             return []
+        if self.hw is not None:
+            images, failed = self.hw.decode(raws)
+            if not failed:
+                return images
+            self.fallbacks += 1  # redo only the files nvImageCodec refused, image by image
+            return [img for img in images if img is not None] + self._decode_each(
+                [names[i] for i in failed], [_bytes_to_tensor(torch, raws[i]) for i in failed])
+        tensors = [_bytes_to_tensor(torch, raw) for raw in raws]
         if self.rt.batched_nvjpeg:
             try:
                 return decode_jpeg(tensors, mode=ImageReadMode.RGB, device=self.rt.device)
             except RuntimeError:
                 self.fallbacks += 1  # one bad file fails the whole call: redo this batch image by image
+        return self._decode_each(names, tensors)
+
+    def _decode_each(self, names, tensors):
+        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
         images = []
         for name, data in zip(names, tensors):
             try:
@@ -791,7 +845,7 @@ class GpuDecodePipeline(object):
                     images = self.decode(paths, blobs)
                     return (self.rt.gpu_crop_resize(images) if images else None), len(images)
                 self._finish(stream, make_batch)
-                self.by_path["nvjpeg"] += span[1] - span[0]
+                self.by_path["nvimgcodec" if self.hw is not None else "nvjpeg"] += span[1] - span[0]
         except Exception as exc:  # handed to the consumer, which raises it
             self._put(exc)
         finally:
@@ -1063,7 +1117,7 @@ def auto_workers(decode, cpus):
     unless asked for. DALI: its own CPU threads."""
     if decode == "cpu":
         return max(1, min(cpus - 1, 32))
-    if decode == "gpu":
+    if decode in ("gpu", "nvimgcodec"):
         return 0  # CPU helpers measured slower beside nvJPEG on an H100 (docs/benchmarks.md); opt in
     return max(1, min(cpus, READER_THREADS))
 
@@ -1082,8 +1136,16 @@ def resolve_decode(rt, wanted, mode):
             fallback = "gpu" if rt.gpu_decode_ok else "cpu"
             log("DECODE=dali but NVIDIA DALI is not installed; decoding with %s" % fallback)
             return fallback
-    if wanted == "gpu" and not rt.gpu_decode_ok:
-        log("DECODE=gpu needs CUDA and torchvision >= 0.10; decoding on the CPU")
+    if wanted == "nvimgcodec" and rt.cuda:
+        try:
+            importlib.import_module("nvidia.nvimgcodec")  # optional
+            return "nvimgcodec"
+        except ImportError:
+            log("DECODE=nvimgcodec but NVIDIA nvImageCodec is not installed; decoding with %s"
+                % ("gpu" if rt.gpu_decode_ok else "cpu"))
+            wanted = "gpu"
+    if wanted in ("gpu", "nvimgcodec") and not rt.gpu_decode_ok:
+        log("DECODE=%s needs CUDA and torchvision >= 0.10; decoding on the CPU" % wanted)
         return "cpu"
     if wanted == "auto":
         return "gpu" if rt.gpu_decode_ok else "cpu"
@@ -1093,8 +1155,9 @@ def resolve_decode(rt, wanted, mode):
 def _warm_decoder(rt, decode, sample, workers):
     """Run the decode path once on a few of this partition's files (results discarded)."""
     scratch = ErrorLog()  # problems met here are counted in the timed pass
-    if decode == "gpu":
-        for batch, _ in GpuDecodePipeline(rt, sample, READER_THREADS, scratch, 1):
+    if decode in ("gpu", "nvimgcodec"):
+        hw = HardwareJpegDecoder(rt) if decode == "nvimgcodec" else None
+        for batch, _ in GpuDecodePipeline(rt, sample, READER_THREADS, scratch, 1, hw=hw):
             rt.infer(batch)
         return
     import numpy as np
@@ -1142,7 +1205,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
     rt.prepare_graph(settings["cuda_graphs"])
     if dp is not None:
         dp.start(rt, files, READER_THREADS, settings["prefetch_batches"])
-    elif settings["warmup_batches"] and files and decode in ("gpu", "cpu"):
+    elif settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu"):
         _warm_decoder(rt, decode, files[:rt.batch_size], workers)
     rt.sync()
     rt.predictions = []
@@ -1152,8 +1215,10 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
         source = synthetic_batches(rt, assigned)
     elif dp is not None:
         source = dp.batches(rt, errors)
-    elif decode == "gpu":
-        source = GpuDecodePipeline(rt, files, READER_THREADS, errors, settings["prefetch_batches"], workers)
+    elif decode in ("gpu", "nvimgcodec"):
+        hw = HardwareJpegDecoder(rt) if decode == "nvimgcodec" else None
+        source = GpuDecodePipeline(rt, files, READER_THREADS, errors, settings["prefetch_batches"], workers,
+                                   hw=hw)
     elif decode == "dali":
         source = dali_batches(rt, files, workers, errors, settings["prefetch_batches"])
     else:

@@ -476,3 +476,34 @@ def test_weights_of_another_model_are_a_settings_error(torch, tmp_path):
     torch.save({"fc.weight": torch.zeros(3, 3)}, str(path))
     with pytest.raises(jc_infer.SettingsError, match="does not fit"):
         cpu_runtime(weights=str(path))
+
+
+class _FakeRuntime(object):
+    def __init__(self, cuda, gpu_decode_ok):
+        self.cuda, self.gpu_decode_ok = cuda, gpu_decode_ok
+
+
+@pytest.mark.parametrize("wanted, cuda, gpu_ok, mode, expected", [
+    ("auto", True, True, "files", "gpu"),
+    ("auto", False, False, "files", "cpu"),
+    ("gpu", False, False, "files", "cpu"),
+    ("cpu", True, True, "files", "cpu"),
+    ("nvimgcodec", True, True, "files", "gpu"),    # nvImageCodec is not installed here
+    ("nvimgcodec", False, False, "files", "cpu"),
+    ("dali", True, True, "files", "gpu"),          # neither is DALI
+    ("dali", False, False, "files", "cpu"),
+    ("gpu", True, True, "synthetic", "none"),
+], ids=lambda v: str(v))
+def test_decode_falls_back_to_what_is_installed(monkeypatch, wanted, cuda, gpu_ok, mode, expected):
+    real_import = jc_infer.importlib.import_module
+
+    def no_optional_decoders(name):
+        if name.startswith("nvidia."):
+            raise ImportError(name)
+        return real_import(name)
+    monkeypatch.setattr(jc_infer.importlib, "import_module", no_optional_decoders)
+    assert jc_infer.resolve_decode(_FakeRuntime(cuda, gpu_ok), wanted, mode) == expected
+
+
+def test_nvimgcodec_is_a_decode_choice():
+    assert jc_infer.parse_settings(["--decode", "nvimgcodec"], environ={})["decode"] == "nvimgcodec"
