@@ -1,0 +1,89 @@
+"""System state of a non-Tegra amd64 node after jetson_base (molecule/jetson_base_amd64)."""
+
+import json
+
+testinfra_hosts = ["jb-amd64"]
+
+CONNECTION = "Wired connection 1"
+
+
+def nm_property(host, prop):
+    return host.check_output("nmcli --get-values %s connection show %s", prop, CONNECTION)
+
+
+def test_hostname_file_holds_the_inventory_hostname(host):
+    assert host.file("/etc/hostname").content_string == "jetson-amd64\n"
+
+
+def test_running_hostname_is_the_inventory_hostname(host):
+    assert host.check_output("hostname") == "jetson-amd64"
+
+
+def test_etc_hosts_maps_every_cluster_node_to_its_address(host):
+    lines = host.file("/etc/hosts").content_string.splitlines()
+    assert "172.30.11.20 jetson-amd64" in lines
+    assert "172.30.11.21 jetson-peer" in lines
+
+
+def test_own_hostname_resolves_to_the_cluster_address(host):
+    assert host.check_output("getent hosts jetson-amd64").split()[0] == "172.30.11.20"
+
+
+def test_existing_profile_gets_the_static_address_gateway_and_dns(host):
+    assert nm_property(host, "ipv4.method") == "manual"
+    assert nm_property(host, "ipv4.addresses") == "172.30.11.20/24"
+    assert nm_property(host, "ipv4.gateway") == "172.30.11.1"
+    assert nm_property(host, "ipv4.dns") == "172.30.11.1,9.9.9.9"
+
+
+def test_no_second_profile_competes_for_the_interface(host):
+    profiles = host.check_output("nmcli --get-values NAME,TYPE,DEVICE connection show").splitlines()
+    assert [p for p in profiles if ":802-3-ethernet:" in p] == [CONNECTION + ":802-3-ethernet:eth1"]
+
+
+def test_static_address_is_active_on_eth1(host):
+    addresses = host.check_output("ip -4 -o addr show dev eth1")
+    assert "inet 172.30.11.20/24" in addresses
+    assert "172.30.11.10/" not in addresses
+
+
+def test_docker_path_eth0_is_untouched(host):
+    assert "inet 172.30.10.10/24" in host.check_output("ip -4 -o addr show dev eth0")
+    assert host.check_output("nmcli --get-values GENERAL.STATE device show eth0").startswith("10 ")
+
+
+def test_boots_to_multi_user_target(host):
+    assert host.check_output("systemctl get-default") == "multi-user.target"
+
+
+def test_no_swap_is_active(host):
+    assert host.file("/proc/swaps").content_string.strip().splitlines()[1:] == []
+
+
+def test_docker_runs_and_starts_at_boot(host):
+    docker = host.service("docker")
+    assert docker.is_running
+    assert docker.is_enabled
+
+
+def test_daemon_json_holds_exactly_the_requested_keys(host):
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "10m"}}
+
+
+def test_dockerd_uses_daemon_json(host):
+    with host.sudo():
+        assert host.check_output("docker info --format '{{.LoggingDriver}}'") == "json-file"
+
+
+def test_no_nvidia_runtime_outside_tegra(host):
+    with host.sudo():
+        assert host.check_output("docker info --format '{{.DefaultRuntime}}'") == "runc"
+
+
+def test_admin_user_is_in_the_docker_group(host):
+    assert "docker" in host.user("jbadmin").groups
+
+
+def test_no_jetson_clocks_unit_outside_tegra(host):
+    assert not host.file("/etc/systemd/system/jetson-clocks.service").exists
