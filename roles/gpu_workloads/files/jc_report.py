@@ -189,15 +189,16 @@ def draw(results, path):
         left.set_xlabel("nodes")
         left.set_ylabel("images / s", color="tab:blue")
         left.set_xticks(data["nodes"])
-        left.set_ylim(bottom=0)
+        # Headroom above the highest point keeps the markers clear of the frame and the legend.
+        left.set_ylim(0, max(data["throughput"]) * 1.3)
         left.set_title(TITLES.get(workload, workload))
         twin = left.twinx()
         twin.plot(data["nodes"], data["speedup"], "s--", color="tab:orange", label="speedup")
         twin.plot(data["nodes"], data["ideal"], ":", color="grey", label="ideal speedup")
         twin.set_ylabel("speedup", color="tab:orange")
-        twin.set_ylim(bottom=0)
+        twin.set_ylim(0, max(data["speedup"] + data["ideal"]) * 1.3)
         handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        left.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small")
+        left.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize="small")
         labels = [label for label, _ in data["bars"]]
         right.bar(range(len(labels)), [seconds for _, seconds in data["bars"]], color="tab:green")
         right.set_xticks(range(len(labels)))

@@ -143,3 +143,21 @@ def test_bad_results_exit_2_with_a_message(tmp_path, capsys, content, message):
     path.write_text(content)
     assert jc_report.main([str(path), "--out", str(tmp_path)]) == 2
     assert message in json.loads(capsys.readouterr().out)["error"]
+
+
+# --- a results.json written by playbooks/benchmark.yml in the container lab (Docker runner, CPU)
+
+LAB_RESULTS = ROOT / "tests" / "fixtures" / "benchmark_report" / "lab-docker-cpu.json"
+
+
+def test_lab_results_render_one_row_per_run():
+    markdown = jc_report.render_markdown(jc_report.load_results(str(LAB_RESULTS)))
+    assert table_rows(markdown, "nodes | images") == [
+        ["1", "64", "3.42", "18.7", "1.00", "1.00", "1.00", "0"],
+        ["2", "64", "4.14", "15.5", "0.83", "0.41", "1.15", "0"],
+    ]
+
+
+def test_lab_results_plot_both_workers_pods():
+    bars = jc_report.plot_series(jc_report.load_results(str(LAB_RESULTS)))["files"]["bars"]
+    assert [label for label, _ in bars] == ["1:#0", "2:#0", "2:#1"]
