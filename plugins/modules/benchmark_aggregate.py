@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: benchmark_aggregate
+short_description: Sum the per-pod results of a distributed inference run
+version_added: 0.1.0
+description:
+  - Reads the one-line JSON results that the inference workload (C(jc_infer.py) of the
+    C(edgeai.jetson_cluster.gpu_workloads) role) prints per pod, either given directly or
+    pulled out of log files in which they are mixed with other lines.
+  - Returns the run's totals, its makespan (the slowest pod's timed window), throughput
+    (images per second of makespan), imbalance (slowest over fastest pod), the job indices
+    that are missing or reported twice, and, given a single-node baseline, the speedup and
+    the parallel efficiency.
+  - Bad input fails with a message naming the pod or the log line, for example a negative
+    time, time reported for zero images, a line that starts like JSON but is not, a result
+    without C(index), C(images) or C(seconds), or a log that holds no result at all.
+  - Read-only; reports C(changed=false).
+author:
+  - edgeai.jetson_cluster developers
+options:
+  results:
+    description:
+      - Per-pod results of one run. Each element is either a mapping with at least C(index),
+        C(images) and C(seconds) (optional C(errors), C(warmup_seconds), C(total_jobs),
+        C(hostname), ... are kept in O(per_pod)) or the text of a pod's log, from which the
+        result lines are parsed as with O(src).
+      - Exactly one of O(results) and O(src) is required.
+    type: list
+    elements: raw
+  src:
+    description:
+      - A log file, or a directory whose regular, non-hidden files are all logs (one per pod
+        usually), on the host the module runs on. Delegate the task to C(localhost) for logs
+        collected on the controller.
+      - Lines that start with C({) and carry any of C(index), C(images), C(seconds),
+        C(total_jobs), C(throughput), C(warmup_seconds) are results; other lines are ignored.
+        Every file must hold at least one result.
+    type: path
+  expected_jobs:
+    description:
+      - Number of job indices the run should have (C(0) to O(expected_jobs) minus one).
+        Results that report a different C(total_jobs), or an index outside that range, are an
+        error; absent indices are listed in RV(missing_indices).
+      - Without it, the C(total_jobs) the pods report (or the highest index plus one) is used.
+    type: int
+  baseline:
+    description:
+      - The single-node reference for RV(speedup) and RV(efficiency), which is a mapping
+        with C(images) and C(seconds), or a previous result of this module (its C(images) and
+        C(makespan_seconds) are used), or a mapping with C(throughput) alone.
+    type: dict
+attributes:
+  check_mode:
+    support: full
+    description: Only reads its input, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is no diff.
+notes:
+  - The arithmetic lives in C(plugins/module_utils/benchmark.py) of this collection.
+"""
+
+EXAMPLES = r"""
+- name: Aggregate the single-node baseline from the collected pod logs
+  edgeai.jetson_cluster.benchmark_aggregate:
+    src: "{{ report_dir }}/logs/synthetic-1"
+    expected_jobs: 1
+  delegate_to: localhost
+  register: baseline
+
+- name: Aggregate the 3-way run against that baseline
+  edgeai.jetson_cluster.benchmark_aggregate:
+    src: "{{ report_dir }}/logs/synthetic-3"
+    expected_jobs: 3
+    baseline: "{{ baseline }}"
+  delegate_to: localhost
+  register: three_way
+
+- name: Aggregate results given inline (the reference build's numbers)
+  edgeai.jetson_cluster.benchmark_aggregate:
+    results:
+      - {index: 0, images: 400, seconds: 95.2}
+      - {index: 1, images: 400, seconds: 97.8}
+      - {index: 2, images: 400, seconds: 99.0}
+    expected_jobs: 3
+    baseline: {images: 1200, seconds: 150}
+  register: reference
+  # reference.throughput ~ 12.1, reference.speedup ~ 1.52, reference.efficiency ~ 0.51
+
+- name: Aggregate pod logs fetched with kubernetes.core.k8s_log
+  edgeai.jetson_cluster.benchmark_aggregate:
+    results: "{{ pod_logs.results | map(attribute='log') | list }}"
+    expected_jobs: "{{ pod_logs.results | length }}"
+"""
+
+RETURN = r"""
+pods:
+  description: Number of distinct job indices that reported a result.
+  returned: success
+  type: int
+  sample: 3
+expected_jobs:
+  description: Number of job indices the run should have had.
+  returned: success
+  type: int
+  sample: 3
+images:
+  description: Images processed by all pods together (corrupt images not included).
+  returned: success
+  type: int
+  sample: 1200
+errors:
+  description: Images that pods could not read or decode, summed.
+  returned: success
+  type: int
+  sample: 0
+makespan_seconds:
+  description: The slowest pod's timed window, the run's wall time for the benchmark.
+  returned: success
+  type: float
+  sample: 99.0
+fastest_seconds:
+  description: The fastest timed window among pods that processed images.
+  returned: success
+  type: float
+  sample: 95.2
+throughput:
+  description: RV(images) divided by RV(makespan_seconds), in images per second.
+  returned: success
+  type: float
+  sample: 12.12
+imbalance:
+  description: Slowest over fastest pod among those that processed images; 1.0 is a perfect balance.
+  returned: success
+  type: float
+  sample: 1.04
+max_warmup_seconds:
+  description: The longest warm-up (excluded from the timed windows) any pod reported.
+  returned: when pods report warmup_seconds
+  type: float
+  sample: 4.2
+per_pod:
+  description:
+    - Each pod's result sorted by index, with its own C(throughput) and the C(source) it was
+      read from; keys the workload printed beyond those checked are kept.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {index: 0, images: 400, errors: 0, seconds: 95.2, throughput: 4.2, hostname: worker1, source: "logs/0.log:12"}
+missing_indices:
+  description: Job indices below RV(expected_jobs) that reported no result.
+  returned: success
+  type: list
+  elements: int
+  sample: []
+duplicate_indices:
+  description: Job indices that reported more than once (a retried pod, or logs of two runs mixed).
+  returned: success
+  type: list
+  elements: int
+  sample: []
+baseline_throughput:
+  description: Throughput of the baseline, in images per second.
+  returned: when O(baseline) is given
+  type: float
+  sample: 8.0
+speedup:
+  description: RV(throughput) divided by RV(baseline_throughput).
+  returned: when O(baseline) is given
+  type: float
+  sample: 1.52
+efficiency:
+  description: RV(speedup) divided by RV(pods); 1.0 is perfect scaling.
+  returned: when O(baseline) is given
+  type: float
+  sample: 0.51
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.benchmark import (
+    BenchmarkError,
+    aggregate,
+    read_src,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            results=dict(type="list", elements="raw"),
+            src=dict(type="path"),
+            expected_jobs=dict(type="int"),
+            baseline=dict(type="dict"),
+        ),
+        mutually_exclusive=[("results", "src")],
+        required_one_of=[("results", "src")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        results = read_src(params["src"]) if params["src"] else params["results"]
+        summary = aggregate(results, expected_jobs=params["expected_jobs"], baseline=params["baseline"])
+    except BenchmarkError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **summary)
+
+
+if __name__ == "__main__":
+    main()

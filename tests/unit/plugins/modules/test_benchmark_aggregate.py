@@ -1,0 +1,56 @@
+"""The benchmark_aggregate module shell: options in, module_utils summary or a clear failure out."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.edgeai.jetson_cluster.plugins.modules import benchmark_aggregate
+
+REFERENCE_PODS = [
+    {"index": 0, "images": 400, "seconds": 95.2},
+    {"index": 1, "images": 400, "seconds": 97.8},
+    {"index": 2, "images": 400, "seconds": 99.0},
+]
+
+
+def run_module(capsys, **args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        benchmark_aggregate.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+def test_reference_numbers_through_the_module(capsys):
+    result = run_module(capsys, results=REFERENCE_PODS, expected_jobs=3, baseline={"images": 1200, "seconds": 150})
+    assert (round(result["throughput"], 1), round(result["speedup"], 2), round(result["efficiency"], 2)) == (12.1, 1.52, 0.51)
+
+
+def test_module_reports_no_change(capsys):
+    assert run_module(capsys, results=REFERENCE_PODS)["changed"] is False
+
+
+def test_module_reads_a_log_directory(capsys, tmp_path):
+    for entry in REFERENCE_PODS:
+        (tmp_path / ("pod-%d.log" % entry["index"])).write_text("warming up\n" + json.dumps(entry) + "\n")
+    result = run_module(capsys, src=str(tmp_path), expected_jobs=3)
+    assert (result["images"], result["makespan_seconds"]) == (1200, 99.0)
+
+
+def test_bad_input_fails_with_the_pods_name(capsys):
+    result = run_module(capsys, results=[{"index": 1, "images": 0, "seconds": 4.0, "hostname": "worker2"}])
+    assert result["failed"] is True and result["msg"].startswith("pod index 1 (worker2): reports 4.000 s for zero images")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({}, "one of the following is required: results, src"),
+        ({"results": REFERENCE_PODS, "src": "/tmp"}, "parameters are mutually exclusive: results|src"),
+    ],
+    ids=["neither", "both"],
+)
+def test_source_options_are_exclusive_and_required(capsys, args, message):
+    result = run_module(capsys, **args)
+    assert result["failed"] is True and message in result["msg"]
