@@ -12,6 +12,11 @@ MIRROR=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,kmod,ca-certificates
 key=$( { cat "$0"; echo "bionic amd64 $MIRROR $PACKAGES"; } | sha256sum | cut -c1-16)
 
+# Two scenarios use this image (jetson_base_bionic, nfs_bionic) and may start in parallel:
+# the second waits for the first build and then finds the image up to date.
+exec 9>"${TMPDIR:-/tmp}/edgeai-jc-$(echo "$TAG" | tr '/:' '__').lock"
+flock 9
+
 if [ "$(docker image inspect "$TAG" --format '{{ index .Config.Labels "edgeai.jc.key" }}' 2>/dev/null)" = "$key" ]; then
   echo "$TAG is up to date (key $key)" >&2
   exit 0

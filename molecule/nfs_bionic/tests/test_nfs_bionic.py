@@ -1,0 +1,54 @@
+"""nfs_server on an Ubuntu 18.04 (JetPack 4.x userspace) host managed with python3.8: the role's
+packages installed through edgeai.jetson_cluster.deb_packages (molecule/nfs_bionic)."""
+
+import json
+
+import pytest
+
+testinfra_hosts = ["nfsb-server"]
+
+
+def test_host_runs_ubuntu_18_04(host):
+    assert (host.system_info.distribution, host.system_info.release) == ("ubuntu", "18.04")
+
+
+def test_python3_8_cannot_import_apt_which_the_system_python_3_6_can(host):
+    # Why the scenario exists: ansible.builtin.apt cannot work with this interpreter.
+    assert host.run("/usr/bin/python3.8 -c 'import apt_pkg'").rc != 0
+    assert host.run("/usr/bin/python3 -c 'import apt_pkg'").rc == 0
+
+
+@pytest.mark.parametrize("package", ["nfs-kernel-server", "nfs-common", "python3-pil", "python3-numpy"])
+def test_role_installed_the_package(host, package):
+    assert host.package(package).is_installed
+
+
+def test_recommended_packages_are_left_out(host):
+    # python3-pil recommends python3-olefile; deb_packages installs with --no-install-recommends.
+    assert not host.package("python3-olefile").is_installed
+
+
+def test_exports_file_exports_the_dataset_read_only(host):
+    lines = [line for line in host.file("/etc/exports").content_string.splitlines()
+             if line and not line.startswith("#")]
+    assert lines == ["/nfs/images 172.30.38.0/24(ro,sync,no_subtree_check,root_squash)"]
+
+
+def test_exportfs_of_nfs_utils_1_3_loaded_the_export(host):
+    # The role's handler (exportfs -ra) with Ubuntu 18.04's nfs-utils.
+    entries = [line for line in host.check_output("exportfs -s").splitlines() if line.startswith("/nfs/images ")]
+    assert len(entries) == 1
+    options = entries[0].split("(", 1)[1].rstrip(")").split(",")
+    assert "ro" in options and "root_squash" in options
+
+
+def test_nfs_utils_1x_settings_are_written(host):
+    # Ubuntu 18.04's nfs-utils 1.3.4 reads the versions from /etc/default/nfs-kernel-server.
+    assert host.package("nfs-kernel-server").version.startswith("1:1.3.4")
+    assert 'RPCNFSDOPTS="-N 2 -N 3"' in host.file("/etc/default/nfs-kernel-server").content_string.splitlines()
+
+
+def test_dataset_generated_with_the_boards_python_3_6_matches_its_manifest(host):
+    result = json.loads(host.check_output("/usr/bin/python3 /usr/local/bin/jc_dataset.py verify /nfs/images"))
+    assert result["count"] == 6
+    assert host.file("/nfs/images/img_000005.jpg").is_file
