@@ -19,10 +19,11 @@ test: bootstrap
 lint sanity unit integration: bootstrap
 	tests/harness/run-tests.sh $@
 
-## make lab: bring up the local container lab and run site.yml against it
+## make lab: bring up the local container lab, run site.yml against it, then the benchmark
 lab: bootstrap
 	ansible-playbook playbooks/lab.yml
 	ansible-playbook site.yml -i $(LAB_INVENTORY)
+	ansible-playbook playbooks/benchmark.yml -i $(LAB_INVENTORY)
 
 lab-destroy:
 	ansible-playbook playbooks/lab-destroy.yml
