@@ -17,55 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils import basic
+from module_harness import ExitJson, FailJson, module_exits, patch_module_args  # noqa: F401 (fixture)
 
 from ansible_collections.edgeai.jetson_cluster.plugins.modules import deb_packages
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "deb_packages"
 NO_RECOMMENDS = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "--no-install-recommends"]
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    warned = []
-
-    def warn(self, warning, **kwargs):
-        warned.append(warning)
-
-    def exit_json(self, **kwargs):
-        kwargs["warnings_seen"] = list(warned)
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 # dpkg-query -W -f=FORMAT NAME...: prints the database lines of the names it knows (sorted by

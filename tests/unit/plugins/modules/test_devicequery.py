@@ -1,7 +1,7 @@
 """Tests for the devicequery module shell (plugins/modules/devicequery.py).
 
-main() runs with module arguments patched in, exit_json/fail_json turned into exceptions that
-carry the result. Commands really run: small fixture-backed scripts (test doubles for
+main() runs in-process through tests/helpers/module_harness.py (arguments patched in,
+exit_json/fail_json raised as ExitJson/FailJson). Commands really run: small fixture-backed scripts (test doubles for
 deviceQuery and the docker CLI) print real captures from tests/fixtures/devicequery/.
 """
 
@@ -13,58 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils import basic
+from module_harness import ExitJson, FailJson, module_exits, patch_module_args  # noqa: F401 (fixture)
 
 from ansible_collections.edgeai.jetson_cluster.plugins.modules import devicequery
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "devicequery"
 H200 = FIXTURES / "h200_x1_pass.txt"
 NANO = FIXTURES / "jetson_nano_cuda10_2_docker_pass.txt"
 FAIL35 = FIXTURES / "jetson_orin_cuda12_8_fail35.txt"
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    warned = []
-
-    def warn(self, warning, **kwargs):
-        warned.append(warning)
-
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("changed", False)
-        kwargs["warnings_seen"] = list(warned)
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def run_module(args, check_mode=False):
