@@ -1,6 +1,7 @@
-"""The container lab end to end: playbooks/lab.yml, site.yml twice, playbooks/lab-destroy.yml.
+"""The container lab end to end: playbooks/lab.yml, site.yml twice, playbooks/benchmark.yml,
+playbooks/lab-destroy.yml.
 
-Marked `lab` (about 4 minutes on two cores): deselect with `-m "not lab"`. It refuses to touch
+Marked `lab` (about 10 minutes on two cores): deselect with `-m "not lab"`. It refuses to touch
 a lab that is already up (jc-lab-* containers): it skips with that reason instead of
 destroying someone's lab. Set EDGEAI_JC_LAB_WORKER_ARCH=arm64 to run the workers under qemu.
 
@@ -142,9 +143,31 @@ def _gateway_answers_dns_for_the_lan():
     assert answer == [0, 1, "192.168.10.1"], f"DNS answer from the gateway: {answer}"
 
 
-def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(lab):
+def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
+    # Small counts: the lab's "boards" share this machine's cores, so the numbers measure
+    # nothing; what is tested is the path from the image to the report.
+    report = tmp_path / "report"
+    rc, _recap, output = _playbook(lab["logs"], "benchmark", "playbooks/benchmark.yml",
+                                   "-i", str(lab["inventory"]), "-e", f"gpu_workloads_report_dir={report}",
+                                   "-e", "gpu_workloads_synthetic_images=48",
+                                   "-e", "gpu_workloads_files_max_images=24")
+    assert rc == 0, "playbooks/benchmark.yml failed:\n" + _tail(output)
+    for name in ("results.json", "report.md", "benchmark.png"):
+        assert (report / name).stat().st_size > 0, f"{name} missing from the report"
+    runs = json.loads((report / "results.json").read_text())["runs"]
+    # Each workload on one worker (the baseline), then on both.
+    assert sorted((run["workload"], run["jobs"]) for run in runs) == [
+        ("files", 1), ("files", 2), ("synthetic", 1), ("synthetic", 2)], runs
+    for run in runs:
+        agg = run["aggregate"]
+        assert agg["images"] > 0 and agg["throughput"] > 0, run
+        assert agg["missing_indices"] == [] and agg["duplicate_indices"] == [], run
+
+
+def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(lab, tmp_path):
     _inventory_names_the_four_containers(lab["inventory"])
     _site_converges(lab)
     _second_site_run_changes_nothing(lab)
     _nodes_reach_upstream_through_the_gateways_nat()
     _gateway_answers_dns_for_the_lan()
+    _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
