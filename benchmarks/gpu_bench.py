@@ -35,6 +35,8 @@ import sys
 import time
 
 RESULTS = {}
+# The in-process stages use the queue count jc_infer sets for itself (CUDA reads it when it starts).
+os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
 
 
 def log(msg):
@@ -112,6 +114,7 @@ def stage_env(args):
         "topology": sh("nvidia-smi topo -m"),
         "kernel": platform.release(), "cpu_model": sh("grep -m1 'model name' /proc/cpuinfo"),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "cuda_device_max_connections": os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS"),
     }
     try:
         import nvidia.dali as dali
@@ -492,11 +495,13 @@ def e2e_runs(args, label, env, repeats, gpu=0):
 def stage_e2e(args):
     view = os.path.join(args.work, "view")
     base = {"WORKLOAD_MODE": "files", "IMAGE_DIR": view, "BATCH_SIZE": 256, "DEVICE": args.device}
-    # jc_infer's defaults: nvJPEG in a decode process of its own (DECODE_PROCESS=auto), no CUDA graph.
+    # jc_infer's defaults: nvJPEG in-process, no CUDA graph, CUDA_DEVICE_MAX_CONNECTIONS=32 (set by
+    # jc_infer when unset); then the same with CUDA's default of 8 queues, as every run before run 5 had.
     e2e_runs(args, "gpu_decode_b256", dict(base, DECODE="gpu"), args.repeats)
-    e2e_runs(args, "gpu_decode_b256_inprocess", dict(base, DECODE="gpu", DECODE_PROCESS="off"), args.repeats)
-    e2e_runs(args, "gpu_decode_b256_graphs", dict(base, DECODE="gpu", CUDA_GRAPHS="on"), 1)
-    e2e_runs(args, "gpu_decode_b512", dict(base, DECODE="gpu", BATCH_SIZE=512), 1)
+    e2e_runs(args, "gpu_decode_b256_conn8", dict(base, DECODE="gpu", CUDA_DEVICE_MAX_CONNECTIONS=8), args.repeats)
+    if args.e2e_extras:
+        e2e_runs(args, "gpu_decode_b256_graphs", dict(base, DECODE="gpu", CUDA_GRAPHS="on"), 1)
+        e2e_runs(args, "gpu_decode_b512", dict(base, DECODE="gpu", BATCH_SIZE=512), 1)
     for batch in args.e2e_batches:
         if batch != 256:
             e2e_runs(args, "gpu_decode_b%d" % batch, dict(base, DECODE="gpu", BATCH_SIZE=batch), 1)
@@ -637,6 +642,8 @@ def main():
     parser.add_argument("--e2e-batches", type=lambda s: [int(x) for x in s.split(",") if x], default=[])
     parser.add_argument("--multi-workers", type=lambda s: [int(x) for x in s.split(",")], default=[-1],
                         help="NUM_WORKERS per process in the multi-GPU runs (-1: jc_infer's default)")
+    parser.add_argument("--e2e-extras", action="store_true",
+                        help="also one e2e run each with a CUDA graph and with batch 512")
     parser.add_argument("--cpu-images", type=int, default=10000)
     parser.add_argument("--decode-images", type=int, default=5120)
     parser.add_argument("--reference-seconds", type=float, default=4.0)

@@ -29,6 +29,7 @@ E2E_LABELS = {
     "gpu_decode_b512": "as the default of that run, batch 512",
     "gpu_decode_b128": "as the default of that run, batch 128",
     "gpu_decode_b256_nographs": "nvJPEG in-process, no CUDA graph (run 1)",
+    "gpu_decode_b256_conn8": "as the default, with CUDA's default of 8 hardware queues (CUDA_DEVICE_MAX_CONNECTIONS=8)",
     "cpu_decode_b256": "CPU decode, 15 Pillow workers (10,000 images)",
     "synthetic_b256": "synthetic (random tensors on the GPU)",
     "nvimgcodec_b256": "nvImageCodec (hardware JPEG decoder first, hybrid fallback) in-process",
@@ -38,6 +39,9 @@ RUN_DEFAULTS = {  # what "gpu_decode_b256" meant in each run (the program change
     "h100_x1_run1": "nvJPEG in-process, model on the default stream, CUDA graph, BatchNorm folded",
     "h100_x1_run2": "nvJPEG in-process + 12 CPU helper processes, model on its own stream",
     "h100_x1_run3": "nvJPEG in a separate decode process (CUDA IPC), model on its own stream",
+    "h100_x1_run4_hw": "nvJPEG in-process, model on its own stream",
+    "h100_x1_run5": "nvJPEG in-process, model on its own stream, CUDA_DEVICE_MAX_CONNECTIONS=32, short last batch not padded",
+    "h100_x1_run6": "as run 5 + the short last batch padded to the full batch size (the default since run 6)",
 }
 
 
@@ -193,18 +197,20 @@ def plot(runs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # The newest run that measured every stage the plot shows (later runs may measure one question).
-    name = sorted(n for n, r in runs.items() if "reference_loop" in r.get("micro", {}))[-1]
-    r = runs[name]
+    # End to end and the ceiling from the newest run that measured the workload; the reference loop and
+    # the decode components from the newest run that measured those (later runs may measure one question).
+    name = sorted(n for n, r in runs.items() if "gpu_decode_b256" in r.get("e2e", {}))[-1]
+    comp = sorted(n for n, r in runs.items() if "reference_loop" in r.get("micro", {}))[-1]
+    r, rc = runs[name], runs[comp]
     ceiling = r["micro"]["ceiling"][CEILING_KEY]["median"]
-    bars = [("reference loop\n(PIL, fp32, b1)", r["micro"]["reference_loop"]["median"])]
+    bars = [("reference loop\n(PIL, fp32, b1)", rc["micro"]["reference_loop"]["median"])]
     for label, title in (("cpu_decode_b256", "CPU decode\n15 workers"),
-                         ("gpu_decode_b256", "nvJPEG in a\ndecode process"),
-                         ("gpu_decode_b256_inprocess", "nvJPEG\nin-process"),
+                         ("gpu_decode_b256_conn8", "nvJPEG,\n8 CUDA queues"),
+                         ("gpu_decode_b256", "nvJPEG, 32 CUDA\nqueues (default)"),
                          ("synthetic_b256", "synthetic\n(jc_infer)")):
         if label in r.get("e2e", {}):
             bars.append((title, r["e2e"][label]["median"]))
-    d = r["micro"]["decode"]
+    d = rc["micro"]["decode"]
     bars.append(("serial decode\n+ model", d["serial_pipeline_b256"]["median"]))
     bars.append(("nvJPEG alone\n(+ resize)", d["nvjpeg_prep_b256"]["median"]))
     bars.append(("model alone\n(ceiling)", ceiling))
@@ -219,7 +225,8 @@ def plot(runs, path):
     ax.set_xticks(list(xs))
     ax.set_xticklabels([b[0] for b in bars], fontsize=8)
     ax.set_ylabel("images / second (median)")
-    ax.set_title("ResNet-50 inference, %s, %s" % (r["env"]["gpu_names"][0], name))
+    ax.set_title("ResNet-50 inference, %s, %s (reference loop, serial and decode-alone bars: %s)"
+                 % (r["env"]["gpu_names"][0], name, comp), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
