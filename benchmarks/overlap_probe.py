@@ -225,22 +225,18 @@ def main():
                 for _ in range(3):
                     dec(chunks[0])
                 torch.cuda.synchronize()
-                rates = []
-                for _ in range(3):
-                    t = time.perf_counter()
-                    for c in chunks:
-                        dec(c)
-                    torch.cuda.synchronize()
-                    rates.append(len(chunks) * bs / (time.perf_counter() - t))
-                r["alone"] = statistics.median(rates)
-                rates = []
-                for _ in range(3):
-                    t = time.perf_counter()
-                    for c in chunks:
-                        pipe_fn(c)
-                    torch.cuda.synchronize()
-                    rates.append(len(chunks) * bs / (time.perf_counter() - t))
-                r["alone_with_prep"] = statistics.median(rates)
+
+                def rate(fn):
+                    rates = []
+                    for _ in range(3):
+                        t = time.perf_counter()
+                        for c in chunks:
+                            fn(c)
+                        torch.cuda.synchronize()
+                        rates.append(len(chunks) * bs / (time.perf_counter() - t))
+                    return statistics.median(rates)
+                r["alone"] = rate(dec)
+                r["alone_with_prep"] = rate(pipe_fn)
             r["sleep"] = sleep_probe(lambda: dec(chunks[0]))
             log("%s: alone %.0f img/s, +prep %.0f, sleep probe %s" % (name, r["alone"], r["alone_with_prep"],
                                                                       r["sleep"]))
