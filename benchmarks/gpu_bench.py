@@ -492,29 +492,41 @@ def e2e_runs(args, label, env, repeats, gpu=0):
     return summary
 
 
+E2E_DEFAULT = "gpu_decode_b256,gpu_decode_b256_conn8,cpu_decode_b256,synthetic_b256,dali_b256,gpu_decode_badfiles"
+
+
 def stage_e2e(args):
+    """jc_infer.py processes, one variant after another (--e2e picks them, in this order)."""
     view = os.path.join(args.work, "view")
     base = {"WORKLOAD_MODE": "files", "IMAGE_DIR": view, "BATCH_SIZE": 256, "DEVICE": args.device}
-    # jc_infer's defaults: nvJPEG in-process, no CUDA graph, CUDA_DEVICE_MAX_CONNECTIONS=32 (set by
-    # jc_infer when unset); then the same with CUDA's default of 8 queues, as every run before run 5 had.
-    e2e_runs(args, "gpu_decode_b256", dict(base, DECODE="gpu"), args.repeats)
-    e2e_runs(args, "gpu_decode_b256_conn8", dict(base, DECODE="gpu", CUDA_DEVICE_MAX_CONNECTIONS=8), args.repeats)
-    if args.e2e_extras:
-        e2e_runs(args, "gpu_decode_b256_graphs", dict(base, DECODE="gpu", CUDA_GRAPHS="on"), 1)
-        e2e_runs(args, "gpu_decode_b512", dict(base, DECODE="gpu", BATCH_SIZE=512), 1)
-    for batch in args.e2e_batches:
-        if batch != 256:
-            e2e_runs(args, "gpu_decode_b%d" % batch, dict(base, DECODE="gpu", BATCH_SIZE=batch), 1)
-    cpu_cap = min(RESULTS["dataset"]["view_images"], args.cpu_images)
-    e2e_runs(args, "cpu_decode_b256", dict(base, DECODE="cpu", TOTAL_IMAGES=cpu_cap), args.repeats)
-    e2e_runs(args, "synthetic_b256", {"WORKLOAD_MODE": "synthetic", "TOTAL_IMAGES": RESULTS["dataset"]["view_images"],
-                                      "BATCH_SIZE": 256, "DEVICE": args.device}, 1)
-    if not str(RESULTS.get("env", {}).get("dali", "not")).startswith("not"):
-        e2e_runs(args, "dali_b256", dict(base, DECODE="dali"), 1)
-    # Error accounting on the GPU path: 60 good images and 5 bad files.
-    res = e2e_runs(args, "gpu_decode_badfiles", dict(base, DECODE="gpu", IMAGE_DIR=os.path.join(args.work, "bad"),
-                                                     BATCH_SIZE=32), 1)
-    log("bad files: %s" % res["runs"][0]["error_samples"])
+    images = RESULTS["dataset"]["view_images"]
+    # name -> (environment, repeats). jc_infer's defaults: nvJPEG in-process, no CUDA graph,
+    # CUDA_DEVICE_MAX_CONNECTIONS=32 (set by jc_infer when unset); "conn8" is CUDA's default of 8
+    # queues, as every run before run 5 had.
+    variants = {
+        "gpu_decode_b256": (dict(base, DECODE="gpu"), args.repeats),
+        "gpu_decode_b256_conn8": (dict(base, DECODE="gpu", CUDA_DEVICE_MAX_CONNECTIONS=8), args.repeats),
+        "gpu_decode_b256_graphs": (dict(base, DECODE="gpu", CUDA_GRAPHS="on"), args.repeats),
+        "gpu_decode_b512": (dict(base, DECODE="gpu", BATCH_SIZE=512), 1),
+        "gpu_decode_b128": (dict(base, DECODE="gpu", BATCH_SIZE=128), 1),
+        "cpu_decode_b256": (dict(base, DECODE="cpu", TOTAL_IMAGES=min(images, args.cpu_images)), args.repeats),
+        "synthetic_b256": ({"WORKLOAD_MODE": "synthetic", "TOTAL_IMAGES": images, "BATCH_SIZE": 256,
+                            "DEVICE": args.device}, 1),
+        "synthetic_b256_graphs": ({"WORKLOAD_MODE": "synthetic", "TOTAL_IMAGES": images, "BATCH_SIZE": 256,
+                                   "DEVICE": args.device, "CUDA_GRAPHS": "on"}, 1),
+        "dali_b256": (dict(base, DECODE="dali"), 1),
+        # Error accounting on the GPU path: 60 good images and 5 bad files.
+        "gpu_decode_badfiles": (dict(base, DECODE="gpu", IMAGE_DIR=os.path.join(args.work, "bad"), BATCH_SIZE=32), 1),
+    }
+    for name in [n for n in args.e2e.split(",") if n]:
+        if name not in variants:
+            raise ValueError("unknown e2e variant %s (known: %s)" % (name, ", ".join(variants)))
+        if name == "dali_b256" and str(RESULTS.get("env", {}).get("dali", "not")).startswith("not"):
+            continue
+        env, repeats = variants[name]
+        res = e2e_runs(args, name, env, repeats)
+        if name == "gpu_decode_badfiles":
+            log("bad files: %s" % res["runs"][0]["error_samples"])
 
 
 def _hw_micro(args, hw):
@@ -639,11 +651,9 @@ def main():
     parser.add_argument("--replicas", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[128, 256, 512])
-    parser.add_argument("--e2e-batches", type=lambda s: [int(x) for x in s.split(",") if x], default=[])
     parser.add_argument("--multi-workers", type=lambda s: [int(x) for x in s.split(",")], default=[-1],
                         help="NUM_WORKERS per process in the multi-GPU runs (-1: jc_infer's default)")
-    parser.add_argument("--e2e-extras", action="store_true",
-                        help="also one e2e run each with a CUDA graph and with batch 512")
+    parser.add_argument("--e2e", default=E2E_DEFAULT, help="comma-separated e2e variants (see stage_e2e)")
     parser.add_argument("--cpu-images", type=int, default=10000)
     parser.add_argument("--decode-images", type=int, default=5120)
     parser.add_argument("--reference-seconds", type=float, default=4.0)

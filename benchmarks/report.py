@@ -25,13 +25,14 @@ E2E_LABELS = {
     "gpu_decode_b256_inprocess": "nvJPEG in-process (run 3; the default since run 3)",
     "gpu_decode_b256_nohelpers": "nvJPEG in-process (run 2)",
     "gpu_decode_b256": "nvJPEG, jc_infer default of that run",
-    "gpu_decode_b256_graphs": "as the default of that run + CUDA graph",
+    "gpu_decode_b256_graphs": "as the default of that run + the model as a CUDA graph (CUDA_GRAPHS=on; jc_infer's default since run 7)",
     "gpu_decode_b512": "as the default of that run, batch 512",
     "gpu_decode_b128": "as the default of that run, batch 128",
     "gpu_decode_b256_nographs": "nvJPEG in-process, no CUDA graph (run 1)",
     "gpu_decode_b256_conn8": "as the default, with CUDA's default of 8 hardware queues (CUDA_DEVICE_MAX_CONNECTIONS=8)",
     "cpu_decode_b256": "CPU decode, 15 Pillow workers (10,000 images)",
     "synthetic_b256": "synthetic (random tensors on the GPU)",
+    "synthetic_b256_graphs": "synthetic, the model as a CUDA graph (CUDA_GRAPHS=on)",
     "nvimgcodec_b256": "nvImageCodec (hardware JPEG decoder first, hybrid fallback) in-process",
     "nvimgcodec_badfiles": "nvImageCodec on 60 good + 5 bad files, batch 32 (error accounting)",
 }
@@ -41,7 +42,8 @@ RUN_DEFAULTS = {  # what "gpu_decode_b256" meant in each run (the program change
     "h100_x1_run3": "nvJPEG in a separate decode process (CUDA IPC), model on its own stream",
     "h100_x1_run4_hw": "nvJPEG in-process, model on its own stream",
     "h100_x1_run5": "nvJPEG in-process, model on its own stream, CUDA_DEVICE_MAX_CONNECTIONS=32, short last batch not padded",
-    "h100_x1_run6": "as run 5 + the short last batch padded to the full batch size (the default since run 6)",
+    "h100_x1_run6": "as run 5 + the short last batch padded to the full batch size",
+    "h100_x1_run7": "as run 6 (model eager: CUDA_GRAPHS=auto meant off until run 7)",
 }
 
 
@@ -59,6 +61,17 @@ def med(values):
 
 def fmt(x, digits=0):
     return ("{:,.%df}" % digits).format(x)
+
+
+def ceiling_for(label, run, default):
+    """The model-only measurement an e2e variant is compared with: jc_infer's model path at the
+    variant's batch size, as a CUDA graph when the variant used one; the default ceiling otherwise."""
+    ceilings = run.get("micro", {}).get("ceiling", {})
+    batch = next((part[1:] for part in label.split("_") if part[:1] == "b" and part[1:].isdigit()), "256")
+    key = "jc_%s_fp16_b%s" % ("graph" if "graphs" in label.split("_") else "eager", batch)
+    if key in ceilings:
+        return key, ceilings[key]
+    return CEILING_KEY, default
 
 
 def tables(runs):
@@ -113,12 +126,14 @@ def tables(runs):
             if label == "gpu_decode_b256":
                 desc = RUN_DEFAULTS.get(name, desc)
             runs_ = e["runs"]
-            out.append("| %s | `%s`: %s | %s | %s | %.1f | %.2f | %.2f |" % (
+            key, own = ceiling_for(label, r, ceiling)
+            out.append("| %s | `%s`: %s | %s | %s | %.1f%s | %.2f | %.2f |" % (
                 name, label, desc, fmt(e["median"]), ", ".join(fmt(x["throughput"]) for x in runs_),
-                100 * e["median"] / ceiling["median"], med([x["warmup_seconds"] for x in runs_]),
-                med([x["startup_seconds"] for x in runs_])))
-    out.append("\n%% of ceiling: against `%s` of the same run (the model path jc_infer runs, on the same GPU)."
-               % CEILING_KEY)
+                100 * e["median"] / own["median"], "" if key == CEILING_KEY else " (of `%s`)" % key,
+                med([x["warmup_seconds"] for x in runs_]), med([x["startup_seconds"] for x in runs_])))
+    out.append("\n%% of ceiling: against `%s` of the same run (the model path jc_infer runs by default, on the "
+               "same GPU); a variant with a CUDA graph or another batch size against the ceiling of that model "
+               "path, where the run measured it (named beside the percentage)." % CEILING_KEY)
     out.append("")
 
     out.append("### Components (median)\n")
@@ -197,36 +212,49 @@ def plot(runs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # End to end and the ceiling from the newest run that measured the workload; the reference loop and
-    # the decode components from the newest run that measured those (later runs may measure one question).
-    name = sorted(n for n, r in runs.items() if "gpu_decode_b256" in r.get("e2e", {}))[-1]
-    comp = sorted(n for n, r in runs.items() if "reference_loop" in r.get("micro", {}))[-1]
-    r, rc = runs[name], runs[comp]
-    ceiling = r["micro"]["ceiling"][CEILING_KEY]["median"]
-    bars = [("reference loop\n(PIL, fp32, b1)", rc["micro"]["reference_loop"]["median"])]
+    # Each bar from the newest run that measured it (later runs measure fewer things), named under it;
+    # the ceiling and its 75 % line from the newest run.
+    def newest(has):
+        return sorted(n for n, r in runs.items() if has(r))[-1]
+
+    def short(run_name):
+        return run_name.replace("h100_x1_", "")
+
+    name = newest(lambda r: "gpu_decode_b256" in r.get("e2e", {}))
+    ceiling = runs[name]["micro"]["ceiling"][CEILING_KEY]["median"]
+    comp = newest(lambda r: "reference_loop" in r.get("micro", {}))
+    bars = [("reference loop\n(PIL, fp32, b1)\n%s" % short(comp), runs[comp]["micro"]["reference_loop"]["median"])]
     for label, title in (("cpu_decode_b256", "CPU decode\n15 workers"),
-                         ("gpu_decode_b256_conn8", "nvJPEG,\n8 CUDA queues"),
-                         ("gpu_decode_b256", "nvJPEG, 32 CUDA\nqueues (default)"),
-                         ("synthetic_b256", "synthetic\n(jc_infer)")):
-        if label in r.get("e2e", {}):
-            bars.append((title, r["e2e"][label]["median"]))
-    d = rc["micro"]["decode"]
-    bars.append(("serial decode\n+ model", d["serial_pipeline_b256"]["median"]))
-    bars.append(("nvJPEG alone\n(+ resize)", d["nvjpeg_prep_b256"]["median"]))
-    bars.append(("model alone\n(ceiling)", ceiling))
+                         ("gpu_decode_b256_conn8", "nvJPEG, eager,\n8 CUDA queues"),
+                         ("gpu_decode_b256", "nvJPEG, eager,\n32 queues"),
+                         ("gpu_decode_b256_graphs", "nvJPEG, graph,\n32 queues (default)"),
+                         ("synthetic_b256_graphs", "synthetic, graph\n(jc_infer)")):
+        found = [n for n, r in runs.items() if label in r.get("e2e", {})]
+        if found:
+            src = sorted(found)[-1]
+            bars.append(("%s\n%s" % (title, short(src)), runs[src]["e2e"][label]["median"]))
+    d = runs[comp]["micro"]["decode"]
+    bars.append(("serial decode\n+ model\n%s" % short(comp), d["serial_pipeline_b256"]["median"]))
+    bars.append(("nvJPEG alone\n(+ resize)\n%s" % short(comp), d["nvjpeg_prep_b256"]["median"]))
+    bars.append(("model alone, eager\n(ceiling)\n%s" % short(name), ceiling))
     fig, ax = plt.subplots(figsize=(11, 4.8))
     xs = range(len(bars))
     ax.bar(xs, [b[1] for b in bars], color=["#999999"] + ["#4477aa"] * (len(bars) - 4) + ["#cc6677", "#ddcc77", "#117733"])
     ax.axhline(0.75 * ceiling, color="#117733", linestyle="--", linewidth=1)
-    ax.text(-0.4, 0.75 * ceiling, "75 % of the model-only ceiling (target)", va="bottom", ha="left", fontsize=8,
-            color="#117733")
+    graph = runs[name]["micro"]["ceiling"].get("jc_graph_fp16_b256")
+    if graph:  # the graph variant's own ceiling (the model alone as a CUDA graph)
+        ax.axhline(0.75 * graph["median"], color="#117733", linestyle=":", linewidth=1)
+        ax.text(-0.4, 0.75 * graph["median"] + 150, "dotted: 75 %% of the CUDA-graph ceiling (%s img/s)"
+                % fmt(graph["median"]), va="bottom", ha="left", fontsize=7, color="#117733")
+    ax.text(-0.4, 0.75 * ceiling - 150, "dashed: 75 % of the model-only ceiling, eager (target)", va="top",
+            ha="left", fontsize=7, color="#117733")
     for x, (_, v) in zip(xs, bars):
         ax.text(x, v, fmt(v), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(xs))
     ax.set_xticklabels([b[0] for b in bars], fontsize=8)
     ax.set_ylabel("images / second (median)")
-    ax.set_title("ResNet-50 inference, %s, %s (reference loop, serial and decode-alone bars: %s)"
-                 % (r["env"]["gpu_names"][0], name, comp), fontsize=10)
+    ax.set_title("ResNet-50 inference on one %s (median img/s; the run under each bar)"
+                 % runs[name]["env"]["gpu_names"][0], fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -241,8 +269,9 @@ def main():
         sys.exit("%s lacks the markers %s ... %s" % (DOC, BEGIN, END))
     head, rest = doc.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
+    body = tables(runs)  # before the file is opened for writing: a failure leaves it as it was
     with open(DOC, "w") as handle:
-        handle.write(head + BEGIN + "\n" + tables(runs) + "\n" + END + tail)
+        handle.write(head + BEGIN + "\n" + body + "\n" + END + tail)
     plot(runs, PLOT)
     print("wrote %s and %s" % (DOC, PLOT))
 

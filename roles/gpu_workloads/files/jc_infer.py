@@ -22,8 +22,10 @@ command-line flag of the same meaning; a flag wins over the environment:
     DEVICE               auto | cuda | cpu                      (--device)
     WEIGHTS              local state_dict file; never downloads (--weights)
     WARMUP_BATCHES       untimed batches before the timed window (--warmup-batches)
-    CUDA_GRAPHS          auto | on | off: replay the model as one CUDA graph (auto = off: measured
-                         no faster for ResNet-50 at batch 256 on an H100, see docs/benchmarks.md)
+    CUDA_GRAPHS          auto | on | off: replay the model as one CUDA graph, one launch per batch
+                         instead of ~160 (auto = on with a CUDA >= 11 build of torch, where capture
+                         works; JetPack 4.6's CUDA 10.2 stays eager. Measured on an H100: +4 % end
+                         to end with nvJPEG, see docs/benchmarks.md); a failed capture runs eager
     PREFETCH_BATCHES     batches read/decoded ahead of the model (--prefetch-batches)
     DECODE_PROCESS       auto | on | off: nvJPEG in a second process (own CUDA context, batches shared
                          by CUDA IPC); auto = off: measured slower on an H100 without MPS (contexts
@@ -573,7 +575,9 @@ class Runtime(Preprocessing):
         """Capture the model at the full batch size as one CUDA graph: one launch per batch instead of
         hundreds, which matters while reader and decode threads share the interpreter. Eager if not."""
         torch = self.torch
-        if mode in ("off", "auto") or not self.cuda:
+        if mode == "auto":
+            mode = "on" if graphs_by_default(torch) else "off"
+        if mode == "off" or not self.cuda:
             self.graph_note = "off"
             return
         if not (hasattr(torch.cuda, "CUDAGraph") and hasattr(torch.cuda, "graph")):
@@ -634,6 +638,13 @@ class Runtime(Preprocessing):
     def sync(self):
         if self.cuda:
             self.torch.cuda.synchronize()
+
+def graphs_by_default(torch):
+    """CUDA_GRAPHS=auto: on where torch is built for CUDA >= 11 (graph capture needs it; JetPack 4.6's
+    torch 1.10 is built for CUDA 10.2)."""
+    cuda = getattr(getattr(torch, "version", None), "cuda", None)
+    return bool(cuda) and version_tuple(cuda) >= (11, 0)
+
 
 def _read_bytes(path):
     """The file's bytes in a bytearray (writable, so torch can wrap it without a copy)."""
@@ -871,17 +882,23 @@ class GpuDecodePipeline(object):
             pool.shutdown(wait=False)
             self._put(_Stop)
 
-    def _produce_cpu(self):
-        """Pillow in worker processes on small batches; full-size batches assembled on the device."""
-        torch = self.rt.torch
+    def _start_cpu_workers(self):
+        """The DataLoader of the CPU helpers, its worker processes started (forked) now: before any
+        thread of this pipeline runs, because a child forked while other threads hold locks can hang
+        on one of them (seen: a worker stuck for good while the reader threads were busy)."""
         from torch.utils.data import DataLoader
 
+        small = max(1, min(self.rt.batch_size, 32))  # small, so that the CPU side holds little work at the end
+        loader = DataLoader(DecodedFiles(self.files), batch_sampler=_DispensedBatches(self.dispenser, small),
+                            num_workers=self.cpu_workers, collate_fn=collate_decoded,
+                            pin_memory=self.rt.cuda, worker_init_fn=_worker_init, prefetch_factor=2)
+        return iter(loader)
+
+    def _produce_cpu(self, loader):
+        """Pillow in worker processes on small batches; full-size batches assembled on the device."""
+        torch = self.rt.torch
         bs = self.rt.batch_size
-        small = max(1, min(bs, 32))  # small, so that the CPU side holds little work at the end
         try:
-            loader = DataLoader(DecodedFiles(self.files), batch_sampler=_DispensedBatches(self.dispenser, small),
-                                num_workers=self.cpu_workers, collate_fn=collate_decoded,
-                                pin_memory=self.rt.cuda, worker_init_fn=_worker_init, prefetch_factor=2)
             stream = self._stream()
             gather = torch.empty((bs, CROP, CROP, 3), dtype=torch.uint8, device=self.rt.device)
             filled = [0]
@@ -927,8 +944,10 @@ class GpuDecodePipeline(object):
 
     def __iter__(self):
         torch = self.rt.torch
-        targets = [self._produce_nvjpeg] + ([self._produce_cpu] if self.cpu_workers > 0 else [])
-        threads = [threading.Thread(target=t, name="jc-decode-%d" % i) for i, t in enumerate(targets)]
+        targets = [(self._produce_nvjpeg, ())]
+        if self.cpu_workers > 0:
+            targets.append((self._produce_cpu, (self._start_cpu_workers(),)))
+        threads = [threading.Thread(target=t, args=a, name="jc-decode-%d" % i) for i, (t, a) in enumerate(targets)]
         for thread in threads:
             thread.daemon = True
             thread.start()

@@ -318,6 +318,13 @@ def test_missing_dataset_exits_2(tmp_path):
     assert rc == 2 and "IMAGE_DIR" in lines[0]["error"]
 
 
+@pytest.mark.parametrize("cuda, expected", [("13.0", True), ("11.8", True), ("10.2", False), (None, False)])
+def test_cuda_graphs_by_default_only_with_a_cuda_11_build(cuda, expected):
+    from types import SimpleNamespace
+
+    assert jc_infer.graphs_by_default(SimpleNamespace(version=SimpleNamespace(cuda=cuda))) is expected
+
+
 def test_cuda_connections_default_to_32_and_the_environment_wins():
     environ = {}
     assert jc_infer.set_cuda_connections(environ) == "32"
@@ -410,6 +417,25 @@ def test_decode_pipeline_with_cpu_helpers_shares_the_files(torch, tmp_path):
     assert pipe.by_path["nvjpeg"] + pipe.by_path["cpu"] == 300
     assert pipe.by_path["cpu"] > 0 and pipe.by_path["nvjpeg"] > 0
     assert all(b.shape[0] == n and b.shape[1:] == (3, 224, 224) for b, n in batches)
+
+
+def test_cpu_helpers_are_forked_before_the_pipeline_starts_a_thread(torch, tmp_path, monkeypatch):
+    # A DataLoader worker forked while the reader threads ran hung on an inherited lock (7 of 20 runs
+    # of the test above in Debian's torch container); the workers now start before any thread.
+    import threading
+
+    for i in range(40):
+        write_jpeg(tmp_path / ("img_%03d.jpg" % i), size=(64, 48), seed=i)
+    rt = cpu_runtime()
+    files = [os.path.join(str(tmp_path), f) for f in jc_infer.list_images(str(tmp_path))]
+    pipe = jc_infer.GpuDecodePipeline(rt, files, 2, jc_infer.ErrorLog(), 2, cpu_workers=1)
+    events = []
+    start_workers = pipe._start_cpu_workers
+    monkeypatch.setattr(pipe, "_start_cpu_workers", lambda: events.append("fork") or start_workers())
+    thread_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: events.append("thread") or thread_start(self))
+    assert sum(n for _, n in pipe) == 40
+    assert events[0] == "fork" and events.count("fork") == 1 and "thread" in events
 
 
 def test_decode_process_streams_batches_and_counts_bad_files(torch, image_dir, monkeypatch):
