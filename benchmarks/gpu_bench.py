@@ -35,8 +35,6 @@ import sys
 import time
 
 RESULTS = {}
-# The in-process stages use the queue count jc_infer sets for itself (CUDA reads it when it starts).
-os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
 
 
 def log(msg):
@@ -660,6 +658,8 @@ def main():
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to build)")
     args = parser.parse_args()
     _check_aggregate()
+    # The in-process stages use the queue count jc_infer sets for itself, before CUDA starts.
+    load_module(args.infer, "jc_infer").set_cuda_connections()
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     prev = os.path.join(args.out, "results.json")

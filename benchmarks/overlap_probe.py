@@ -176,6 +176,14 @@ def main():
     torch.cuda.synchronize()
     cycles = int(1e8 * 0.2 / (time.perf_counter() - t))
 
+    def keep_two_in_flight(events, stream):
+        """After queueing a model batch on stream: wait until at most two are queued."""
+        ev = torch.cuda.Event()
+        ev.record(stream)
+        events.append(ev)
+        if len(events) > 2:
+            events.pop(0).synchronize()
+
     def sleep_probe(fn):
         s1, s2 = torch.cuda.Stream(), torch.cuda.Stream()
         out = []
@@ -276,11 +284,7 @@ def main():
                     for _ in range(n):
                         graph.replay()
                         if how == "bounded":
-                            ev = torch.cuda.Event()
-                            ev.record(model_stream)
-                            events.append(ev)
-                            if len(events) > 2:
-                                events.pop(0).synchronize()
+                            keep_two_in_flight(events, model_stream)
                     model_stream.synchronize()
                     el = time.perf_counter() - t
                     c1 = count[0]
@@ -333,11 +337,7 @@ def main():
                             with torch.no_grad():
                                 model(x).argmax(1)
                         done += bs
-                        mev = torch.cuda.Event()
-                        mev.record(model_stream)
-                        events.append(mev)
-                        if len(events) > 2:
-                            events.pop(0).synchronize()
+                        keep_two_in_flight(events, model_stream)
                     model_stream.synchronize()
                 rates.append(done / (time.perf_counter() - t))
                 th.join()
