@@ -31,7 +31,8 @@ def main(argv=None):
     st.add_argument("--listen", default=os.environ.get("JC_PIPELINE_LISTEN", "0.0.0.0:50051"))
     st.add_argument("--upstream", default=os.environ.get("JC_PIPELINE_UPSTREAM", ""))
     st.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
-    st.add_argument("--idle-timeout", type=float, default=30.0)
+    st.add_argument("--idle-timeout", type=float, default=30.0,
+                    help="base seconds without upstream messages; stage i waits base * (1 + i/2)")
     st.add_argument("--connect-timeout", type=float, default=60.0)
     st.add_argument("--timings", default="", help="append per-image records (JSON lines) here")
     st.add_argument("--cpu", type=int, default=-1, help="pin this process to one CPU")
@@ -45,7 +46,8 @@ def main(argv=None):
         if name == "pull":
             cmd.add_argument("--address", required=True)
             cmd.add_argument("--connect-timeout", type=float, default=60.0)
-            cmd.add_argument("--idle-timeout", type=float, default=60.0)
+            # Longer than any stage's (stage.idle_timeout_for), so a stage reports a stall first.
+            cmd.add_argument("--idle-timeout", type=float, default=300.0)
 
     pl = sub.add_parser("plan", help="print the blocks of every stage for a depth (JSON)")
     pl.add_argument("--depth", type=int, required=True)
@@ -70,7 +72,7 @@ def cmd_generate(args):
 def cmd_stage(args):
     from . import stage
     server_stage = stage.Stage(_stage_blocks(args), args.upstream or None, args.chunk_bytes, args.idle_timeout,
-                               args.connect_timeout, args.timings or None)
+                               args.connect_timeout, args.timings or None, args.index)
     server, port = stage.serve(server_stage, args.listen)
     sys.stdout.write("jc_pipeline stage %s listening on port %d\n" % (server_stage.name, port))
     sys.stdout.flush()

@@ -2,10 +2,14 @@
 it produces (stage 0) or pulls from the stage before it (stages 1..n-1), and streams the result.
 
 Failure handling: a stage that cannot reach its upstream within ``connect_timeout``, whose
-upstream stream fails, or that gets no message from upstream for ``idle_timeout`` seconds ends
+upstream stream fails, or that gets no message from upstream for its idle timeout ends
 its own stream with UNAVAILABLE and a message naming itself and the upstream, so the error
 travels down the chain to the sink with every hop in it. A downstream that goes away cancels
 the upstream call, so the chain above it stops too.
+
+When a stage stalls, every stage below it goes quiet at about the same moment; so that the one
+right below the stall is the one that reports it, stage i waits ``idle_timeout_for(base, i)``
+= base * (1 + i / 2) (the last of four waits 2.5 x base) and the sink should wait longer still.
 """
 
 import json
@@ -22,6 +26,11 @@ METADATA_KEY = "jc-stages"
 # Raised limits are not needed (every message is one chunk), but a client that asks for
 # big chunks is not refused.
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+
+
+def idle_timeout_for(base, index):
+    """Seconds stage ``index`` waits for its upstream's next message (see the module doc)."""
+    return base * (1 + index / 2.0)
 
 
 class StageError(Exception):
@@ -122,7 +131,7 @@ def upstream_summaries(trailing):
 
 class Stage(object):
     def __init__(self, blocks, upstream=None, chunk_bytes=wire.DEFAULT_CHUNK_BYTES, idle_timeout=30.0,
-                 connect_timeout=30.0, timings=None):
+                 connect_timeout=30.0, timings=None, index=0):
         blocks = tuple(blocks)
         unknown = [b for b in blocks if b not in ops.BLOCKS]
         if not blocks or unknown:
@@ -133,7 +142,7 @@ class Stage(object):
         self.name = ops.stage_name(blocks)
         self.upstream = upstream
         self.chunk_bytes = chunk_bytes
-        self.idle_timeout = idle_timeout
+        self.idle_timeout = idle_timeout_for(idle_timeout, index)
         self.connect_timeout = connect_timeout
         self.timings = timings
 

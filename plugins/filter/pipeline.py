@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+"""Filters for workload III's placement; the logic lives in module_utils/pipeline_placement.py.
+
+Documented in plugins/filter/pipeline_stages.yml (ansible-doc -t filter edgeai.jetson_cluster.pipeline_stages).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_placement import (
+    PipelinePlacementError,
+    pipeline_stages,
+)
+
+
+def _pipeline_stages(placement, letter_selectors, name_prefix="jc-pipeline", port=50051):
+    try:
+        return pipeline_stages(placement, letter_selectors, name_prefix, int(port))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("pipeline_stages: %s" % exc)
+
+
+class FilterModule(object):
+    """edgeai.jetson_cluster workload III filters."""
+
+    def filters(self):
+        return {"pipeline_stages": _pipeline_stages}

@@ -1,0 +1,168 @@
+"""Workload III's chain for real: stage processes on 127.0.0.1 talking gRPC (jc_pipeline).
+
+- the chain's output is byte-identical to the monolith's, at every depth;
+- a client generated from the reference interface (tests/fixtures/pipeline/conv.proto), with
+  gRPC's default options, pulls from every server stage, also images over 4 MiB;
+- a stage that dies or stalls mid-stream ends the chain with an error naming it, within the
+  stages' bounded timeouts.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "roles" / "pipeline_workload" / "files"))
+
+from jc_pipeline import monolith, ops, sink, stage, wire  # noqa: E402
+from jc_pipeline.local import LocalChain  # noqa: E402
+
+SEED_PROTO = ROOT / "tests" / "fixtures" / "pipeline" / "conv.proto"
+SEED_CLIENT = ROOT / "tests" / "integration" / "files" / "seed_client.py"
+# 1100 x 1000 float32 = 4.4 MB: more than gRPC's default 4 MiB receive limit.
+LARGE_KEY = "1100x1000,seed=7"
+LARGE_BYTES = 1100 * 1000 * 4
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jc-pipeline-generated")
+    old = os.environ.get("JC_PIPELINE_GENERATED")
+    os.environ["JC_PIPELINE_GENERATED"] = str(out)
+    wire.generate(str(out))
+    yield out
+    if old is None:
+        del os.environ["JC_PIPELINE_GENERATED"]
+    else:
+        os.environ["JC_PIPELINE_GENERATED"] = old
+
+
+@pytest.fixture(scope="module")
+def seed_stubs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seed-generated")
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(SEED_PROTO.parent),
+                    "--python_out=" + str(out), "--grpc_python_out=" + str(out), str(SEED_PROTO)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chain4():
+    with LocalChain(4) as chain:
+        yield chain
+
+
+def seed_pull(stubs, address, key, datacount):
+    proc = subprocess.run([sys.executable, str(SEED_CLIENT), str(stubs), address, key, str(datacount)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=150,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_chain_output_is_byte_identical_to_the_monolith(depth):
+    key = "97x61,seed=5"  # odd sizes: maxpool drops the last row and column
+    expected = monolith.run(key, 6, keep=True)
+    with LocalChain(depth) as chain:
+        got = sink.run(chain.last, key, 6, keep=True)
+    assert [image.tobytes() for image in got["outputs"]] == [image.tobytes() for image in expected["outputs"]]
+
+
+def test_chain_reports_every_stage_in_order(chain4):
+    report = sink.run(chain4.last, "64x48", 5)
+    assert [(s["stage"], s["images"]) for s in report["stages"]] == [
+        ("producer", 5), ("conv", 5), ("relu", 5), ("pool", 5)]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["producer", "conv", "relu", "pool"])
+def test_seed_interface_client_pulls_from_every_stage(chain4, seed_stubs, index):
+    got = seed_pull(seed_stubs, chain4.addresses[index], "64x48", 3)
+    width, height = (32, 24) if index == 3 else (64, 48)
+    assert got["images"] == {str(i): {"bytes": width * height * 4, "total": width * height * 4, "width": width,
+                                      "height": height, "chunks": 1} for i in range(3)}
+
+
+@pytest.mark.parametrize("index", range(3), ids=["producer", "conv", "relu"])
+def test_seed_client_with_default_limits_gets_images_over_4_mib(chain4, seed_stubs, index):
+    got = seed_pull(seed_stubs, chain4.addresses[index], LARGE_KEY, 2)
+    assert "status" not in got
+    assert [got["images"][str(i)]["bytes"] for i in range(2)] == [LARGE_BYTES, LARGE_BYTES]
+    assert got["largest"] <= wire.DEFAULT_CHUNK_BYTES + wire.HEADER.size
+
+
+def test_images_over_4_mib_cross_every_hop_unchanged(chain4):
+    expected = monolith.run(LARGE_KEY, 2)
+    assert sink.run(chain4.last, LARGE_KEY, 2)["sha256"] == expected["sha256"]
+
+
+def test_unchunked_images_over_4_mib_exceed_the_default_limit(seed_stubs):
+    # Why the stages chunk: one 4.4 MB message is refused by a default client.
+    with LocalChain(2, chunk_bytes=8 << 20) as chain:
+        got = seed_pull(seed_stubs, chain.addresses[0], LARGE_KEY, 1)
+    assert got["status"] == "RESOURCE_EXHAUSTED"
+
+
+def test_bad_key_is_refused_with_a_message(chain4):
+    with pytest.raises(stage.StageError) as err:
+        next(stage.Upstream(chain4.last, sink.Request("big", 1), 10, 10).images())
+    assert err.value.code.name == "INVALID_ARGUMENT"
+    assert "key 'big' is not" in str(err.value)
+
+
+def pull_until_failure(address, key, events, idle_timeout=30.0):
+    """Pull with a 4-deep chain; ``events[n]`` runs after image n. Returns (images, error, seconds)."""
+    images = 0
+    started = time.monotonic()
+    try:
+        for _ in stage.Upstream(address, sink.Request(key, 100000), 10, idle_timeout).images():
+            images += 1
+            if images in events:
+                started = time.monotonic()
+                events[images]()
+    except stage.StageError as exc:
+        return images, exc, time.monotonic() - started
+    return images, None, time.monotonic() - started
+
+
+def test_a_stage_killed_mid_stream_fails_the_chain_clearly():
+    with LocalChain(4, idle_timeout=20) as chain:
+        conv = chain.processes[1]
+        images, error, seconds = pull_until_failure(chain.last, "256x256", {3: lambda: os.kill(conv.pid, signal.SIGKILL)})
+    assert error is not None and images >= 3
+    message = str(error)
+    # Every hop below the dead stage is named, the dead one by its address.
+    assert "stage pool" in message and "stage relu" in message
+    assert "upstream %s failed" % chain.addresses[1] in message
+    assert seconds < 15
+
+
+def test_a_stalled_stage_is_cut_off_by_the_idle_timeout():
+    with LocalChain(4, idle_timeout=2) as chain:
+        conv = chain.processes[1]
+        images, error, seconds = pull_until_failure(chain.last, "256x256", {3: lambda: os.kill(conv.pid, signal.SIGSTOP)})
+    assert error is not None
+    # relu, right below the stalled conv, times out first (2 s * (1 + 2/2)) and says so.
+    assert "stage relu: upstream %s sent nothing for 4 s" % chain.addresses[1] in str(error)
+    assert seconds < 20
+
+
+def test_cli_pull_exits_non_zero_with_the_chain_error():
+    with LocalChain(2, connect_timeout=2) as chain:
+        chain.processes[0].kill()
+        chain.processes[0].wait()
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "roles" / "pipeline_workload" / "files"))
+        proc = subprocess.run([sys.executable, "-m", "jc_pipeline", "pull", "--address", chain.last,
+                               "--key", "32x32", "--datacount", "2", "--connect-timeout", "5"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
+                              timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "pipeline failed: stage conv-relu-pool: upstream %s not reachable" % chain.addresses[0] in proc.stderr
