@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Scripts copied to or run on the boards (and inside the l4t-pytorch image).
-TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/*.py"))
+# Scripts and packages (jc_pipeline) copied to or run on the boards (and inside the images).
+TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/*.py")) + sorted(ROOT.glob("roles/*/files/*/*.py"))
 
 
 def test_there_are_target_programs_to_check():

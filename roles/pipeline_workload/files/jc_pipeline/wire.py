@@ -95,19 +95,15 @@ def parse_key(key):
     parsed = {"width": width, "height": height, "seed": 0, "interval": 0.0}
     for option in filter(None, (part.strip() for part in match.group(3).split(","))):
         name, _, value = (item.strip() for item in option.partition("="))
+        if name not in ("seed", "interval"):
+            raise WireError("key %r: unknown option %r (seed, interval)" % (key, name))
         try:
-            if name == "seed":
-                parsed["seed"] = int(value)
-                if parsed["seed"] < 0:
-                    raise ValueError
-            elif name == "interval":
-                parsed["interval"] = float(value)
-                if not 0 <= parsed["interval"] < 3600:
-                    raise ValueError
-            else:
-                raise WireError("key %r: unknown option %r (seed, interval)" % (key, name))
+            number = int(value) if name == "seed" else float(value)
         except ValueError:
+            number = -1
+        if not 0 <= number < (1 << 63 if name == "seed" else 3600):
             raise WireError("key %r: bad value for %s: %r" % (key, name, value))
+        parsed[name] = number
     return parsed
 
 

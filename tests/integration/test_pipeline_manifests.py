@@ -1,0 +1,94 @@
+"""Workload III's Kubernetes objects (roles/pipeline_workload/templates/pipeline.yaml.j2),
+rendered by ansible-playbook with the role's defaults (k3s_render.py) for a reference
+placement, the other depths and an explicit host/label list, and validated against the schemas
+of the Kubernetes that the pinned k3s release runs (kubernetes-validate, strict)."""
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from k3s_render import render
+
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.k3s_release import parse_version
+
+ROOT = Path(__file__).resolve().parents[2]
+S = {"node-role.kubernetes.io/control-plane": "true"}
+E = {"node-type": "worker"}
+CASES = {
+    # The letters of all five reference placements are covered by the filter's unit tests
+    # (tests/unit/plugins/module_utils/test_pipeline_placement.py); one of them renders here.
+    "EESS": ("EESS", [E, E, S, S]),
+    "depth-2": ("ES", [E, S]),
+    "depth-3": ("EES", [E, E, S]),
+    "explicit": ([{"host": "jetson-worker1"}, "E", {"labels": {"edgeai.jc/fast": "yes"}}],
+                 [{"kubernetes.io/hostname": "jetson-worker1"}, E, {"edgeai.jc/fast": "yes"}]),
+}
+
+
+@pytest.fixture(scope="module")
+def kubernetes(tmp_path_factory):
+    """The Kubernetes version of the k3s release the k3s_server role installs."""
+    where = tmp_path_factory.mktemp("k3s")
+    (where / "out").mkdir()
+    _, resolved = render(where, "k3s_server", "jetson-master", [], resolve=["k3s_server_version"])
+    return parse_version(resolved["k3s_server_version"])["kubernetes"]
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def rendered(request, tmp_path_factory):
+    placement, selectors = CASES[request.param]
+    out, _ = render(tmp_path_factory.mktemp(request.param), "pipeline_workload", "jetson-master",
+                    ["pipeline.yaml"], {"pipeline_workload_placement": placement})
+    return list(yaml.safe_load_all((out / "pipeline.yaml").read_text())), selectors
+
+
+def test_every_object_is_valid_for_the_pinned_kubernetes(rendered, kubernetes):
+    objects, _ = rendered
+    for obj in objects:
+        kubernetes_validate.validate(obj, kubernetes, strict=True)
+
+
+def test_one_deployment_and_service_per_stage_plus_namespace_and_sink(rendered):
+    objects, selectors = rendered
+    kinds = [obj["kind"] for obj in objects]
+    assert kinds == ["Namespace"] + ["Deployment", "Service"] * len(selectors) + ["Job"]
+
+
+def test_stages_are_pinned_by_the_placement(rendered):
+    objects, selectors = rendered
+    deployments = [obj for obj in objects if obj["kind"] == "Deployment"]
+    assert [d["spec"]["template"]["spec"]["nodeSelector"] for d in deployments] == selectors
+
+
+def test_each_stage_pulls_from_the_service_of_the_one_before(rendered):
+    objects, selectors = rendered
+    depth = len(selectors)
+    services = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "Service"]
+    args = [obj["spec"]["template"]["spec"]["containers"][0]["args"] for obj in objects if obj["kind"] == "Deployment"]
+    upstreams = [a[a.index("--upstream") + 1] if "--upstream" in a else None for a in args]
+    assert upstreams == [None] + ["%s:50051" % name for name in services[:-1]]
+    assert [a[a.index("--index") + 1] for a in args] == [str(i) for i in range(depth)]
+    assert {a[a.index("--depth") + 1] for a in args} == {str(depth)}
+
+
+def test_services_select_their_own_stage(rendered):
+    objects, _ = rendered
+    pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"]
+            for obj in objects if obj["kind"] == "Deployment"}
+    for service in (obj for obj in objects if obj["kind"] == "Service"):
+        labels = pods[service["metadata"]["name"]]
+        assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+
+
+def test_sink_pulls_from_the_last_stage_on_its_node(rendered):
+    objects, selectors = rendered
+    job = objects[-1]["spec"]["template"]["spec"]
+    args = job["containers"][0]["args"]
+    assert (args[args.index("--address") + 1], job["nodeSelector"]) == (
+        "jc-pipeline-s%d:50051" % (len(selectors) - 1), selectors[-1])
+
+
+def test_a_bad_placement_fails_the_render_with_the_filter_message(tmp_path):
+    with pytest.raises(AssertionError, match="pipeline_stages: stage 2: placement letter 'X'"):
+        render(tmp_path, "pipeline_workload", "jetson-master", ["pipeline.yaml"], {"pipeline_workload_placement": "SSX"})

@@ -1,0 +1,27 @@
+"""The filter shell in plugins/filter/pipeline.py: name, doc file, pass-through, error wrapping."""
+
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edgeai.jetson_cluster.plugins.filter.pipeline import FilterModule
+
+FILTERS = FilterModule().filters()
+LETTERS = {"S": {"role": "server"}, "E": {"node-type": "worker"}}
+
+
+def test_every_filter_has_a_doc_file():
+    docs = Path(__file__).resolve().parents[4] / "plugins" / "filter"
+    assert sorted(name for name in FILTERS if not (docs / (name + ".yml")).is_file()) == []
+
+
+def test_pipeline_stages_filter_passes_prefix_and_port_through():
+    stages = FILTERS["pipeline_stages"]("ES", LETTERS, "wl", "7000")
+    assert [(s["name"], s["upstream"], s["node_selector"]) for s in stages] == [
+        ("wl-s0", "", {"node-type": "worker"}), ("wl-s1", "wl-s0:7000", {"role": "server"})]
+
+
+def test_pipeline_stages_filter_names_itself_in_errors():
+    with pytest.raises(AnsibleFilterError, match="pipeline_stages: placement 'Q'"):
+        FILTERS["pipeline_stages"]("Q", LETTERS)

@@ -1,0 +1,144 @@
+"""jc_pipeline's maths, request keys and framing (roles/pipeline_workload/files/jc_pipeline),
+without gRPC: tests/integration/test_jc_pipeline_grpc.py runs the chain itself."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "roles" / "pipeline_workload" / "files"))
+
+from jc_pipeline import metrics, monolith, ops, wire  # noqa: E402
+
+
+def reference_conv(image, kernel):
+    """The textbook loop, in float64, for comparison."""
+    height, width = image.shape
+    padded = np.pad(image.astype(np.float64), 1)
+    out = np.zeros((height, width))
+    for y in range(height):
+        for x in range(width):
+            out[y, x] = (padded[y:y + 3, x:x + 3] * kernel).sum()
+    return out
+
+
+def test_conv_is_the_3x3_laplacian_with_zero_padding():
+    image = ops.produce(13, 9, 1, 0)
+    assert np.allclose(ops.conv(image), reference_conv(image, ops.KERNEL.astype(np.float64)), atol=1e-5)
+
+
+def test_conv_handles_any_kernel_with_zero_taps():
+    kernel = np.array([[0, 1, 0], [2, 0, 2], [0, 1, 0]], dtype=np.float32)
+    image = ops.produce(8, 5, 2, 0)
+    assert np.allclose(ops.conv(image, kernel), reference_conv(image, kernel.astype(np.float64)), atol=1e-5)
+
+
+def test_conv_keeps_shape_and_float32():
+    out = ops.conv(ops.produce(17, 11, 0, 3))
+    assert (out.shape, out.dtype) == ((11, 17), np.float32)
+
+
+def test_relu_clamps_negatives_only():
+    assert ops.relu(np.array([[-1.5, 0.0, 2.0]], dtype=np.float32)).tolist() == [[0.0, 0.0, 2.0]]
+
+
+def test_pool_takes_2x2_maxima_and_drops_the_odd_edge():
+    image = np.arange(35, dtype=np.float32).reshape(5, 7)
+    assert ops.pool(image).tolist() == [[8, 10, 12], [22, 24, 26]]
+
+
+def test_producer_is_deterministic_per_seed_and_index():
+    assert ops.produce(40, 30, 3, 5).tobytes() == ops.produce(40, 30, 3, 5).tobytes()
+    assert ops.produce(40, 30, 3, 5).tobytes() != ops.produce(40, 30, 3, 6).tobytes()
+
+
+@pytest.mark.parametrize("depth", sorted(ops.PLANS))
+def test_every_plan_runs_all_blocks_once_in_order_with_the_producer_alone(depth):
+    plan = ops.PLANS[depth]
+    assert (sum(plan, ()), plan[0], len(plan)) == (ops.BLOCKS, ("produce",), depth)
+
+
+@pytest.mark.parametrize("depth, index", [(1, 0), (5, 0), (4, 4), (2, -1)])
+def test_unknown_plans_are_refused(depth, index):
+    with pytest.raises(ops.PlanError):
+        ops.stage_blocks(depth, index)
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("1280x720", {"width": 1280, "height": 720, "seed": 0, "interval": 0.0}),
+    ("64x48,seed=3", {"width": 64, "height": 48, "seed": 3, "interval": 0.0}),
+    (" 8 x 2 , interval=0.25 , seed=1", {"width": 8, "height": 2, "seed": 1, "interval": 0.25}),
+])
+def test_keys_parse(key, expected):
+    assert wire.parse_key(key) == expected
+
+
+@pytest.mark.parametrize("key, message", [
+    ("", "is not '<width>x<height>"),
+    ("1280", "is not '<width>x<height>"),
+    ("0x10", "must have 1.."),
+    ("100000x100000", "must have 1.."),
+    ("8x8,colour=red", "unknown option 'colour'"),
+    ("8x8,seed=-1", "bad value for seed"),
+    ("8x8,interval=abc", "bad value for interval"),
+])
+def test_bad_keys_say_why(key, message):
+    with pytest.raises(wire.WireError, match=message):
+        wire.parse_key(key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_key_parses_or_raises_wire_error(key):
+    try:
+        parsed = wire.parse_key(key)
+    except wire.WireError:
+        return
+    assert parsed["width"] * parsed["height"] <= wire.MAX_PIXELS
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 70), st.integers(12, 5000))
+def test_frames_reassemble_to_the_same_image(width, height, chunk_bytes):
+    image = ops.produce(width, height, 0, 1)
+    assembler = wire.Assembler()
+    results = [assembler.add(data) for data in wire.frames(image, 9, 123.5, chunk_bytes)]
+    assert all(r is None for r in results[:-1])
+    index, produced, out = results[-1]
+    assert (index, produced, out.tobytes()) == (9, 123.5, image.tobytes())
+    assert max(len(d) for d in wire.frames(image, 9, 123.5, chunk_bytes)) <= chunk_bytes + wire.HEADER.size
+
+
+def test_chunks_out_of_order_are_refused():
+    chunks = list(wire.frames(ops.produce(64, 64, 0, 0), 0, 0.0, 4096))
+    assembler = wire.Assembler()
+    assembler.add(chunks[0])
+    with pytest.raises(wire.WireError, match="out of order"):
+        assembler.add(chunks[2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_assemble_or_raise_wire_error(data):
+    try:
+        wire.Assembler().add(data)
+    except wire.WireError:
+        pass
+
+
+def test_monolith_runs_every_block_and_reports():
+    report = monolith.run("32x16", 3, keep=True)
+    expected = ops.pool(ops.relu(ops.conv(ops.produce(32, 16, 0, 2))))
+    assert report["outputs"][2].tobytes() == expected.tobytes()
+    assert set(report["median_block"]) == set(ops.BLOCKS) and report["images"] == 3
+
+
+def test_chain_report_bound_is_the_slowest_stage_service_time():
+    stages = [{"stage": "a", "median_recv": 0.0, "median_send": 0.001, "median_compute": 0.004, "median_service": 0.005},
+              {"stage": "b", "median_recv": 0.002, "median_send": 0.0, "median_compute": 0.008, "median_service": 0.010}]
+    report = metrics.chain_report(stages, [10.0, 10.1, 10.2], [9.9, 10.0, 10.1], [0.001] * 3)
+    assert (report["slowest_stage"], round(report["bound_fps"], 6), round(report["fps"], 6)) == ("b", 100.0, 10.0)
+    assert round(report["ccr"], 6) == round(0.004 / 0.012, 6)
