@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Workload III on one machine: the monolith against 2-, 3- and 4-stage jc_pipeline chains.
+
+Every stage is its own process on 127.0.0.1, pinned to its own CPU core (one core per stage,
+as if on separate nodes; numpy runs single-threaded); the monolith is one process on one core;
+the sink (this process) has a core of its own. For each image size:
+- throughput: ``--repeats`` runs of N images each (N from ``--pixels-per-run``), median fps;
+- latency, CCR and the bound: one paced run (the producer starts an image every ``interval``,
+  twice the slowest measured per-image period, so nothing queues) of ``--paced-images``; its
+  per-stage service times (recv + compute + send) give the bound 1 / slowest.
+The chains' output digests must equal the monolith's (checked on every run).
+
+    python3 benchmarks/pipeline_bench.py --out results.json [--markdown table.md]
+Needs numpy, grpcio and grpcio-tools (or generated code in $JC_PIPELINE_GENERATED).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = os.path.join(ROOT, "roles", "pipeline_workload", "files")
+sys.path.insert(0, FILES)
+
+from jc_pipeline import metrics, ops, sink, wire  # noqa: E402
+from jc_pipeline.local import LocalChain  # noqa: E402
+
+SIZES = ["128x128", "256x256", "512x512", "1024x1024", "1280x720"]
+
+
+def monolith(key, count, cpu):
+    env = dict(os.environ, PYTHONPATH=FILES, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "jc_pipeline", "monolith", "--key", key, "--datacount", str(count),
+                          "--cpu", str(cpu)], stdout=subprocess.PIPE, env=env, check=True, universal_newlines=True)
+    return json.loads(out.stdout)
+
+
+def images_for(size, pixels_per_run, least=30, most=1000):
+    width, height = (int(v) for v in size.split("x"))
+    return max(least, min(most, pixels_per_run // (width * height)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--depths", default="2,3,4")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pixels-per-run", type=int, default=250000000,
+                        help="images per throughput run = this / pixels per image (30..1000)")
+    parser.add_argument("--paced-images", type=int, default=20)
+    parser.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
+    parser.add_argument("--first-cpu", type=int, default=0, help="stages on cores first..first+depth-1")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--markdown", default="")
+    args = parser.parse_args()
+
+    if not os.environ.get("JC_PIPELINE_GENERATED"):
+        os.environ["JC_PIPELINE_GENERATED"] = wire.generate(tempfile.mkdtemp(prefix="jc-pipeline-gen-"))
+    depths = [int(d) for d in args.depths.split(",")]
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    pin = not args.no_pin and len(cores) >= max(depths) + 1
+    first = args.first_cpu
+    sink_cpu, mono_cpu = first + max(depths), first
+    if pin:
+        os.sched_setaffinity(0, {sink_cpu})
+    results = {"machine": {"cpus": len(cores), "pinned": pin, "python": platform.python_version(),
+                           "numpy": __import__("numpy").__version__, "grpcio": __import__("grpc").__version__,
+                           "platform": platform.platform(), "processor": platform.processor()},
+               "settings": vars(args), "sizes": {}}
+    chains = {}
+    try:
+        for depth in depths:
+            chains[depth] = LocalChain(depth, cpus=list(range(first, first + depth)) if pin else None,
+                                       chunk_bytes=args.chunk_bytes, idle_timeout=60).start()
+        for size in args.sizes.split(","):
+            count = images_for(size, args.pixels_per_run)
+            entry = {"images": count}
+            mono_runs = [monolith(size, count, mono_cpu if pin else -1) for _ in range(args.repeats)]
+            entry["monolith"] = {"fps": statistics.median(r["fps"] for r in mono_runs),
+                                 "fps_runs": [r["fps"] for r in mono_runs],
+                                 "latency": statistics.median(r["latency_median"] for r in mono_runs),
+                                 "block_seconds": mono_runs[-1]["median_block"]}
+            digest = mono_runs[0]["sha256"]
+            slowest_period = 1.0 / entry["monolith"]["fps"]
+            for depth in depths:
+                runs = [sink.run(chains[depth].last, size, count) for _ in range(args.repeats)]
+                if any(r["sha256"] != digest for r in runs):
+                    raise SystemExit("%s depth %d: output differs from the monolith's" % (size, depth))
+                fps = statistics.median(r["fps"] for r in runs)
+                slowest_period = max(slowest_period, 1.0 / fps)
+                entry["depth%d" % depth] = {"fps": fps, "fps_runs": [r["fps"] for r in runs],
+                                            "throughput_stages": runs[-1]["stages"]}
+            interval = 2.0 * slowest_period
+            paced_key = "%s,interval=%.6f" % (size, interval)
+            mono_paced = monolith(paced_key, args.paced_images, mono_cpu if pin else -1)
+            entry["monolith"]["latency_paced"] = mono_paced["latency_median"]
+            for depth in depths:
+                paced = sink.run(chains[depth].last, paced_key, args.paced_images)
+                item = entry["depth%d" % depth]
+                item.update({
+                    "latency_paced": paced["latency_median"], "ccr": paced["ccr"],
+                    "communication": paced["communication_median"], "computation": paced["computation_median"],
+                    "bound_fps": paced["bound_fps"], "slowest_stage": paced["slowest_stage"],
+                    "paced_stages": paced["stages"],
+                    "of_bound": item["fps"] / paced["bound_fps"],
+                    "speedup": item["fps"] / entry["monolith"]["fps"],
+                    "bound_speedup": paced["bound_fps"] / entry["monolith"]["fps"],
+                })
+            results["sizes"][size] = entry
+            sys.stderr.write("%s: %s\n" % (size, metrics.to_json(
+                {k: (v["fps"] if isinstance(v, dict) else v) for k, v in entry.items()})))
+    finally:
+        for chain in chains.values():
+            chain.stop()
+    with open(args.out, "w") as handle:
+        handle.write(metrics.to_json(results))
+    table = markdown(results, depths)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write(table)
+    return 0
+
+
+def markdown(results, depths):
+    lines = ["| size | monolith fps | " + " | ".join(
+        "%d st. fps (x mono) | bound fps (x mono) | of bound | CCR" % d for d in depths) + " |",
+        "|---|---:|" + "---:|---:|---:|---:|" * len(depths)]
+    for size, entry in results["sizes"].items():
+        cells = ["%.1f" % entry["monolith"]["fps"]]
+        for depth in depths:
+            item = entry["depth%d" % depth]
+            cells += ["%.1f (%.2fx)" % (item["fps"], item["speedup"]),
+                      "%.1f (%.2fx)" % (item["bound_fps"], item["bound_speedup"]),
+                      "%.0f %%" % (100 * item["of_bound"]), "%.2f" % item["ccr"]]
+        lines.append("| %s | %s |" % (size, " | ".join(cells)))
+    lines += ["", "| size | monolith latency ms | " + " | ".join("%d st. latency ms" % d for d in depths)
+              + " | slowest stage (4 st.) |", "|---|---:|" + "---:|" * len(depths) + "---|"]
+    for size, entry in results["sizes"].items():
+        cells = ["%.2f" % (1000 * entry["monolith"]["latency_paced"])]
+        cells += ["%.2f" % (1000 * entry["depth%d" % d]["latency_paced"]) for d in depths]
+        deepest = entry["depth%d" % max(depths)]
+        cells.append("%s %.2f ms" % (deepest["slowest_stage"], 1000 / deepest["bound_fps"]))
+        lines.append("| %s | %s |" % (size, " | ".join(cells)))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
