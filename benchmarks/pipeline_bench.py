@@ -11,6 +11,7 @@ the sink (this process) has a core of its own. For each image size:
 The chains' output digests must equal the monolith's (checked on every run).
 
     python3 benchmarks/pipeline_bench.py --out results.json [--markdown table.md]
+    python3 benchmarks/pipeline_bench.py --render results.json   (tables from a finished run)
 Needs numpy, grpcio and grpcio-tools (or generated code in $JC_PIPELINE_GENERATED).
 """
 
@@ -57,9 +58,18 @@ def main():
     parser.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
     parser.add_argument("--first-cpu", type=int, default=0, help="stages on cores first..first+depth-1")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", default="")
     parser.add_argument("--markdown", default="")
+    parser.add_argument("--render", default="", help="print the tables of a finished run's JSON and exit")
     args = parser.parse_args()
+    if args.render:
+        with open(args.render) as handle:
+            results = json.load(handle)
+        depths = sorted(int(k[5:]) for k in next(iter(results["sizes"].values())) if k.startswith("depth"))
+        print(markdown(results, depths) + "\n" + balance(results, depths))
+        return 0
+    if not args.out:
+        parser.error("--out is required")
 
     if not os.environ.get("JC_PIPELINE_GENERATED"):
         os.environ["JC_PIPELINE_GENERATED"] = wire.generate(tempfile.mkdtemp(prefix="jc-pipeline-gen-"))
@@ -149,6 +159,28 @@ def markdown(results, depths):
         deepest = entry["depth%d" % max(depths)]
         cells.append("%s %.2f ms" % (deepest["slowest_stage"], 1000 / deepest["bound_fps"]))
         lines.append("| %s | %s |" % (size, " | ".join(cells)))
+    return "\n".join(lines) + "\n"
+
+
+def balance(results, depths):
+    """Where the time of the deepest chain goes: per stage, median recv / compute / send (ms) in
+    the throughput runs; the bound if transfers were free (1 / largest compute); the steady
+    bound from the stage that computes longest (its downstream is faster, so its send has no
+    flow-control wait in it: recv + compute + send is its service time)."""
+    depth = max(depths)
+    lines = ["| size | %d-stage recv / compute / send per stage, ms | compute-only bound (x mono) | "
+             "steady bound (x mono) | measured of steady bound |" % depth, "|---|---|---:|---:|---:|"]
+    for size, entry in results["sizes"].items():
+        item, mono = entry["depth%d" % depth], entry["monolith"]["fps"]
+        stages = item["throughput_stages"]
+        cells = ", ".join("%s %.2f / %.2f / %.2f" % (s["stage"], 1000 * s["median_recv"], 1000 * s["median_compute"],
+                                                      1000 * s["median_send"]) for s in stages)
+        compute_bound = 1.0 / max(s["median_compute"] for s in stages)
+        busiest = max(stages, key=lambda s: s["median_compute"])
+        steady = 1.0 / busiest["median_service"]
+        lines.append("| %s | %s | %.1f (%.2fx) | %.1f (%.2fx, %s) | %.0f %% |" % (
+            size, cells, compute_bound, compute_bound / mono, steady, steady / mono, busiest["stage"],
+            100 * item["fps"] / steady))
     return "\n".join(lines) + "\n"
 
 
