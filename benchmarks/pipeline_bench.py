@@ -139,11 +139,18 @@ def main():
     return 0
 
 
+def by_pixels(results):
+    def pixels(item):
+        width, height = (int(v) for v in item[0].split("x"))
+        return width * height
+    return sorted(results["sizes"].items(), key=pixels)
+
+
 def markdown(results, depths):
     lines = ["| size | monolith fps | " + " | ".join(
         "%d st. fps (x mono) | bound fps (x mono) | of bound | CCR" % d for d in depths) + " |",
         "|---|---:|" + "---:|---:|---:|---:|" * len(depths)]
-    for size, entry in results["sizes"].items():
+    for size, entry in by_pixels(results):
         cells = ["%.1f" % entry["monolith"]["fps"]]
         for depth in depths:
             item = entry["depth%d" % depth]
@@ -153,7 +160,7 @@ def markdown(results, depths):
         lines.append("| %s | %s |" % (size, " | ".join(cells)))
     lines += ["", "| size | monolith latency ms | " + " | ".join("%d st. latency ms" % d for d in depths)
               + " | slowest stage (4 st.) |", "|---|---:|" + "---:|" * len(depths) + "---|"]
-    for size, entry in results["sizes"].items():
+    for size, entry in by_pixels(results):
         cells = ["%.2f" % (1000 * entry["monolith"]["latency_paced"])]
         cells += ["%.2f" % (1000 * entry["depth%d" % d]["latency_paced"]) for d in depths]
         deepest = entry["depth%d" % max(depths)]
@@ -170,7 +177,7 @@ def balance(results, depths):
     depth = max(depths)
     lines = ["| size | %d-stage recv / compute / send per stage, ms | compute-only bound (x mono) | "
              "steady bound (x mono) | measured of steady bound |" % depth, "|---|---|---:|---:|---:|"]
-    for size, entry in results["sizes"].items():
+    for size, entry in by_pixels(results):
         item, mono = entry["depth%d" % depth], entry["monolith"]["fps"]
         stages = item["throughput_stages"]
         cells = ", ".join("%s %.2f / %.2f / %.2f" % (s["stage"], 1000 * s["median_recv"], 1000 * s["median_compute"],

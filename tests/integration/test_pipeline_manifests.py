@@ -92,3 +92,28 @@ def test_sink_pulls_from_the_last_stage_on_its_node(rendered):
 def test_a_bad_placement_fails_the_render_with_the_filter_message(tmp_path):
     with pytest.raises(AssertionError, match="pipeline_stages: stage 2: placement letter 'X'"):
         render(tmp_path, "pipeline_workload", "jetson-master", ["pipeline.yaml"], {"pipeline_workload_placement": "SSX"})
+
+
+def test_role_renders_the_manifest_once_and_then_changes_nothing(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    playbook = tmp_path / "play.yml"
+    manifest = tmp_path / "out" / "jc.yaml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "roles": [{
+        "role": "edgeai.jetson_cluster.pipeline_workload",
+        "vars": {"pipeline_workload_placement": "EEES", "pipeline_workload_manifest_path": str(manifest)}}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+               "-e", json.dumps({"ansible_python_interpreter": sys.executable}), str(playbook)]
+    changed = []
+    for _ in range(2):
+        proc = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        changed.append(json.loads(proc.stdout[proc.stdout.index("{"):])["stats"]["localhost"]["changed"])
+    assert changed == [2, 0]
+    assert [obj["kind"] for obj in yaml.safe_load_all(manifest.read_text())].count("Deployment") == 4
