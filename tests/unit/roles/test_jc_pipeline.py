@@ -142,3 +142,28 @@ def test_chain_report_bound_is_the_slowest_stage_service_time():
     report = metrics.chain_report(stages, [10.0, 10.1, 10.2], [9.9, 10.0, 10.1], [0.001] * 3)
     assert (report["slowest_stage"], round(report["bound_fps"], 6), round(report["fps"], 6)) == ("b", 100.0, 10.0)
     assert round(report["ccr"], 6) == round(0.004 / 0.012, 6)
+
+
+def run_cli(*args):
+    import subprocess
+
+    files = Path(__file__).resolve().parents[3] / "roles" / "pipeline_workload" / "files"
+    return subprocess.run([sys.executable, "-m", "jc_pipeline"] + list(args), cwd=str(files),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+
+
+def test_cli_plan_names_the_merged_stages():
+    import json
+
+    proc = run_cli("plan", "--depth", "3")
+    assert [stage["name"] for stage in json.loads(proc.stdout)] == ["producer", "conv", "relu-pool"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("plan", "--depth", "7"), "depth must be one of [2, 3, 4], not 7"),
+    (("monolith", "--key", "8x8,foo=1", "--datacount", "1"), "unknown option 'foo'"),
+    (("monolith", "--key", "8x8", "--datacount", "0"), "datacount must be >= 1"),
+])
+def test_cli_bad_input_exits_2_with_a_message(args, message):
+    proc = run_cli(*args)
+    assert (proc.returncode, message in proc.stderr, "Traceback" in proc.stderr) == (2, True, False)

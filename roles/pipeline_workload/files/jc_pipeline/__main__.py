@@ -102,9 +102,9 @@ def cmd_monolith(args):
 
 
 def cmd_plan(args):
+    plan = [ops.stage_blocks(args.depth, i) for i in range(max(args.depth, 1))]
     print(json.dumps([{"index": i, "name": ops.stage_name(blocks), "blocks": list(blocks)}
-                      for i, blocks in enumerate(ops.PLANS[args.depth])] if args.depth in ops.PLANS
-                     else ops.stage_blocks(args.depth, 0)))
+                      for i, blocks in enumerate(plan)]))
     return 0
 
 
