@@ -165,4 +165,6 @@ def test_cli_pull_exits_non_zero_with_the_chain_error():
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
                               timeout=60, check=False)
     assert proc.returncode == 1
-    assert "pipeline failed: stage conv-relu-pool: upstream %s not reachable" % chain.addresses[0] in proc.stderr
+    assert proc.stderr.startswith("jc_pipeline: pipeline failed: upstream %s failed after 0 images: UNAVAILABLE: "
+                                  "stage conv-relu-pool: upstream %s not reachable within 2 s"
+                                  % (chain.addresses[1], chain.addresses[0]))
