@@ -168,3 +168,16 @@ def test_cli_pull_exits_non_zero_with_the_chain_error():
     assert proc.stderr.startswith("jc_pipeline: pipeline failed: upstream %s failed after 0 images: UNAVAILABLE: "
                                   "stage conv-relu-pool: upstream %s not reachable within 2 s"
                                   % (chain.addresses[1], chain.addresses[0]))
+
+
+def test_a_slow_consumer_is_not_taken_for_a_stalled_upstream():
+    # Stage 1 waits 1.5 s for upstream at most; the sink holds it up for 4 s after the first
+    # image, long enough for 48 MB of output to fill gRPC's flow-control windows, so stage 1
+    # blocks in its send and reads nothing from upstream meanwhile.
+    with LocalChain(2, idle_timeout=1) as chain:
+        received = []
+        for _, _, image, _, _ in stage.Upstream(chain.last, sink.Request("2048x2048", 12), 10, 30).images():
+            received.append(image.shape)
+            if len(received) == 1:
+                time.sleep(4)
+    assert received == [(1024, 1024)] * 12

@@ -71,13 +71,15 @@ class Upstream(object):
             call = pb2_grpc.GetDataServiceStub(channel).GetData(pb2.DataRequest(key=request.key, datacount=request.datacount))
             if on_call is not None:
                 on_call(call)
-            last = [time.time()]
+            # The idle clock runs only while this stage waits on upstream: time spent handing an
+            # image downstream (a slow consumer) is not upstream's silence.
+            idle = {"since": time.time(), "waiting": True}
             stalled = threading.Event()
             done = threading.Event()
 
             def watchdog():
                 while not done.wait(min(1.0, idle_timeout / 4.0)):
-                    if time.time() - last[0] > idle_timeout:
+                    if idle["waiting"] and time.time() - idle["since"] > idle_timeout:
                         stalled.set()
                         call.cancel()
                         return
@@ -90,7 +92,7 @@ class Upstream(object):
                 first = waiting
                 for reply in call:
                     now = time.perf_counter()
-                    last[0] = time.time()
+                    idle["since"] = time.time()
                     if not assembler.partial:
                         first = now
                     try:
@@ -101,7 +103,9 @@ class Upstream(object):
                         continue
                     index, produced, image = done_image
                     images += 1
+                    idle["waiting"] = False
                     yield index, produced, image, first - waiting, time.perf_counter() - first
+                    idle["since"], idle["waiting"] = time.time(), True
                     waiting = time.perf_counter()
             except grpc.RpcError as exc:
                 if stalled.is_set():
