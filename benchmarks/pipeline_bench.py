@@ -55,7 +55,10 @@ def main():
     parser.add_argument("--pixels-per-run", type=int, default=250000000,
                         help="images per throughput run = this / pixels per image (30..1000)")
     parser.add_argument("--paced-images", type=int, default=20)
-    parser.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
+    parser.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES,
+                        help="the stages' chunks for a client that asks for no size")
+    parser.add_argument("--pull-chunk-bytes", type=int, default=wire.MAX_CHUNK_BYTES,
+                        help="chunk size every hop asks for (default: whole images; 0: ask for none)")
     parser.add_argument("--first-cpu", type=int, default=0, help="stages on cores first..first+depth-1")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--out", default="")
@@ -88,7 +91,8 @@ def main():
     try:
         for depth in depths:
             chains[depth] = LocalChain(depth, cpus=list(range(first, first + depth)) if pin else None,
-                                       chunk_bytes=args.chunk_bytes, idle_timeout=60).start()
+                                       chunk_bytes=args.chunk_bytes, idle_timeout=60,
+                                       pull_chunk_bytes=args.pull_chunk_bytes).start()
         for size in args.sizes.split(","):
             count = images_for(size, args.pixels_per_run)
             entry = {"images": count}
@@ -100,7 +104,8 @@ def main():
             digest = mono_runs[0]["sha256"]
             slowest_period = 1.0 / entry["monolith"]["fps"]
             for depth in depths:
-                runs = [sink.run(chains[depth].last, size, count) for _ in range(args.repeats)]
+                runs = [sink.run(chains[depth].last, size, count, chunk_bytes=args.pull_chunk_bytes)
+                        for _ in range(args.repeats)]
                 if any(r["sha256"] != digest for r in runs):
                     raise SystemExit("%s depth %d: output differs from the monolith's" % (size, depth))
                 fps = statistics.median(r["fps"] for r in runs)
@@ -112,7 +117,7 @@ def main():
             mono_paced = monolith(paced_key, args.paced_images, mono_cpu if pin else -1)
             entry["monolith"]["latency_paced"] = mono_paced["latency_median"]
             for depth in depths:
-                paced = sink.run(chains[depth].last, paced_key, args.paced_images)
+                paced = sink.run(chains[depth].last, paced_key, args.paced_images, chunk_bytes=args.pull_chunk_bytes)
                 item = entry["depth%d" % depth]
                 item.update({
                     "latency_paced": paced["latency_median"], "ccr": paced["ccr"],

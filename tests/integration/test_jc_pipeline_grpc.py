@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +103,31 @@ def test_seed_client_with_default_limits_gets_images_over_4_mib(chain4, seed_stu
 def test_images_over_4_mib_cross_every_hop_unchanged(chain4):
     expected = monolith.run(LARGE_KEY, 2)
     assert sink.run(chain4.last, LARGE_KEY, 2)["sha256"] == expected["sha256"]
+
+
+def test_jc_pipeline_hops_ask_for_whole_images_and_seed_clients_still_get_chunks(seed_stubs):
+    # By default each hop asks its upstream for whole images (one message per 4.4 MB image); a
+    # seed client with default options still gets 1 MiB chunks from the same stages.
+    expected = monolith.run(LARGE_KEY, 2)
+    with LocalChain(3) as chain:
+        assert sink.run(chain.last, LARGE_KEY, 2)["sha256"] == expected["sha256"]
+        got = seed_pull(seed_stubs, chain.addresses[1], LARGE_KEY, 1)
+        pb2, _ = wire.modules()
+        channel = grpc.insecure_channel(chain.addresses[1], options=stage.CHANNEL_OPTIONS)
+        get_data = channel.unary_stream(stage.METHOD, request_serializer=pb2.DataRequest.SerializeToString,
+                                        response_deserializer=None)
+        asked = list(get_data(pb2.DataRequest(key=LARGE_KEY, datacount=2),
+                              metadata=((stage.CHUNK_METADATA_KEY, str(8 << 20)),)))
+        channel.close()
+    assert got["largest"] <= wire.DEFAULT_CHUNK_BYTES + wire.HEADER.size
+    assert got["images"]["0"]["chunks"] == 5
+    assert len(asked) == 2 and all(len(m) > LARGE_BYTES for m in asked)
+
+
+def test_hops_that_ask_for_no_chunk_size_get_1_mib_chunks_and_the_same_bytes():
+    expected = monolith.run(LARGE_KEY, 2)
+    with LocalChain(3, pull_chunk_bytes=0) as chain:
+        assert sink.run(chain.last, LARGE_KEY, 2, chunk_bytes=0)["sha256"] == expected["sha256"]
 
 
 def test_unchunked_images_over_4_mib_exceed_the_default_limit(seed_stubs):

@@ -112,6 +112,83 @@ def test_frames_reassemble_to_the_same_image(width, height, chunk_bytes):
     assert max(len(d) for d in wire.frames(image, 9, 123.5, chunk_bytes)) <= chunk_bytes + wire.HEADER.size
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 70), st.integers(12, 5000), st.floats(0, 2e9))
+def test_replies_are_the_data_reply_protobuf_writes(width, height, chunk_bytes, produced):
+    # The stages serialise DataReply themselves; a generated client must read the same bytes.
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    image = ops.produce(width, height, 0, 1)
+    data_reply = _data_reply_class(descriptor_pb2, descriptor_pool, message_factory)
+    frames = list(wire.frames(image, 3, produced, chunk_bytes))
+    messages = list(wire.replies(image, 3, produced, chunk_bytes))
+    assert messages == [data_reply(data=frame).SerializeToString() for frame in frames]
+    assert [bytes(wire.reply_data(m)) for m in messages] == frames
+
+
+_DATA_REPLY = []
+
+
+def _data_reply_class(descriptor_pb2, descriptor_pool, message_factory):
+    """conv.DataReply built from its descriptor (as protoc's conv_pb2 does), without protoc."""
+    if not _DATA_REPLY:
+        proto = descriptor_pb2.FileDescriptorProto(name="jc_test_conv.proto", package="jc_test_conv", syntax="proto3")
+        message = proto.message_type.add(name="DataReply")
+        message.field.add(name="data", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                          label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+        pool = descriptor_pool.DescriptorPool()
+        pool.Add(proto)
+        descriptor = pool.FindMessageTypeByName("jc_test_conv.DataReply")
+        _DATA_REPLY.append(message_factory.GetMessageClass(descriptor) if hasattr(message_factory, "GetMessageClass")
+                           else message_factory.MessageFactory(pool).GetPrototype(descriptor))
+    return _DATA_REPLY[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_reply_bytes_decode_or_raise_wire_error(data):
+    try:
+        wire.reply_data(data)
+    except wire.WireError:
+        pass
+
+
+def test_reply_data_skips_unknown_fields_and_takes_the_last_data():
+    message = b"\x10\x05" + b"\x0a\x02ab" + b"\x1d\x00\x00\x00\x00" + b"\x0a\x01c" + b"\x21" + b"\x00" * 8
+    assert bytes(wire.reply_data(message)) == b"c"
+    assert bytes(wire.reply_data(b"")) == b""
+    with pytest.raises(wire.WireError, match="truncated"):
+        wire.reply_data(b"\x0a\x05ab")
+
+
+def test_a_whole_image_in_one_message_needs_no_copy_and_relu_leaves_it_alone():
+    image = ops.produce(20, 10, 0, 0) - 0.5
+    (message,) = wire.replies(image, 0, 0.0, 1 << 20)
+    _, _, got = wire.Assembler().add(wire.reply_data(message))
+    assert not got.flags.writeable and got.tobytes() == image.tobytes()
+    assert ops.relu(got).tobytes() == np.maximum(image, 0).tobytes() and got.tobytes() == image.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 3), st.sampled_from([-1.0, 0.0, 0.5, 2.0]),
+       st.sampled_from([8.0, -3.0, 1.0, 0.0]))
+def test_box_path_equals_the_tap_by_tap_path(width, height, index, outer, centre):
+    # Kernels with eight equal outer taps take the separable box path; the reference and the
+    # grouped path (a kernel with one off tap moved back) must agree with it.
+    image = ops.produce(width, height, 1, index)
+    kernel = np.full((3, 3), outer, dtype=ops.DTYPE)
+    kernel[1, 1] = centre
+    got = ops.conv(image, kernel)
+    assert got.shape == image.shape
+    assert np.allclose(got, reference_conv(image, kernel.astype(np.float64)), atol=1e-4)
+    assert ops.conv(image, kernel).tobytes() == got.tobytes()  # the cached work arrays carry nothing over
+
+
+def test_conv_of_another_size_after_a_cached_one():
+    big, small = ops.produce(30, 20, 0, 0), ops.produce(7, 5, 0, 0)
+    ops.conv(big)
+    assert np.allclose(ops.conv(small), reference_conv(small, ops.KERNEL.astype(np.float64)), atol=1e-5)
+
+
 def test_chunks_out_of_order_are_refused():
     chunks = list(wire.frames(ops.produce(64, 64, 0, 0), 0, 0.0, 4096))
     assembler = wire.Assembler()

@@ -30,7 +30,10 @@ def main(argv=None):
                     help="comma-separated blocks instead of --depth/--index")
     st.add_argument("--listen", default=os.environ.get("JC_PIPELINE_LISTEN", "0.0.0.0:50051"))
     st.add_argument("--upstream", default=os.environ.get("JC_PIPELINE_UPSTREAM", ""))
-    st.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
+    st.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES,
+                    help="chunks for a client that asks for no size")
+    st.add_argument("--pull-chunk-bytes", type=int, default=wire.MAX_CHUNK_BYTES,
+                    help="ask upstream for chunks of this many bytes (default: whole images; 0: its default)")
     st.add_argument("--idle-timeout", type=float, default=30.0,
                     help="base seconds without upstream messages; stage i waits base * (1 + i/2)")
     st.add_argument("--connect-timeout", type=float, default=60.0)
@@ -48,6 +51,8 @@ def main(argv=None):
             cmd.add_argument("--connect-timeout", type=float, default=60.0)
             # Longer than any stage's (stage.idle_timeout_for), so a stage reports a stall first.
             cmd.add_argument("--idle-timeout", type=float, default=300.0)
+            cmd.add_argument("--pull-chunk-bytes", type=int, default=wire.MAX_CHUNK_BYTES,
+                             help="ask upstream for chunks of this many bytes (default: whole images; 0: its default)")
 
     pl = sub.add_parser("plan", help="print the blocks of every stage for a depth (JSON)")
     pl.add_argument("--depth", type=int, required=True)
@@ -72,7 +77,8 @@ def cmd_generate(args):
 def cmd_stage(args):
     from . import stage
     server_stage = stage.Stage(_stage_blocks(args), args.upstream or None, args.chunk_bytes, args.idle_timeout,
-                               args.connect_timeout, args.timings or None, args.index)
+                               args.connect_timeout, args.timings or None, args.index,
+                               pull_chunk_bytes=args.pull_chunk_bytes)
     server, port = stage.serve(server_stage, args.listen)
     sys.stdout.write("jc_pipeline stage %s listening on port %d\n" % (server_stage.name, port))
     sys.stdout.flush()
@@ -87,7 +93,8 @@ def cmd_stage(args):
 def cmd_pull(args):
     from . import sink, stage
     try:
-        report = sink.run(args.address, args.key, args.datacount, args.connect_timeout, args.idle_timeout)
+        report = sink.run(args.address, args.key, args.datacount, args.connect_timeout, args.idle_timeout,
+                          chunk_bytes=args.pull_chunk_bytes)
     except stage.StageError as exc:
         sys.stderr.write("jc_pipeline: pipeline failed: %s\n" % exc)
         return 1

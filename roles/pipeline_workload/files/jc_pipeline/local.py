@@ -18,11 +18,12 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class LocalChain(object):
     def __init__(self, depth, cpus=None, chunk_bytes=None, idle_timeout=None, connect_timeout=10.0,
-                 python=sys.executable, start_timeout=60.0, extra_args=None):
+                 python=sys.executable, start_timeout=60.0, extra_args=None, pull_chunk_bytes=None):
         ops.stage_blocks(depth, 0)
         self.depth = depth
         self.cpus = list(cpus) if cpus else []
         self.chunk_bytes = chunk_bytes
+        self.pull_chunk_bytes = pull_chunk_bytes
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
         self.python = python
@@ -43,6 +44,8 @@ class LocalChain(object):
             cmd += ["--upstream", self.addresses[index - 1]]
         if self.chunk_bytes:
             cmd += ["--chunk-bytes", str(self.chunk_bytes)]
+        if self.pull_chunk_bytes is not None and index:
+            cmd += ["--pull-chunk-bytes", str(self.pull_chunk_bytes)]
         if self.idle_timeout:
             cmd += ["--idle-timeout", str(self.idle_timeout)]
         if index < len(self.cpus):

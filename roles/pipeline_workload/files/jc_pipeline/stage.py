@@ -23,9 +23,14 @@ import grpc
 from . import metrics, ops, wire
 
 METADATA_KEY = "jc-stages"
-# Raised limits are not needed (every message is one chunk), but a client that asks for
-# big chunks is not refused.
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+# Call metadata by which a jc_pipeline client asks for chunks of this many bytes (see wire.py).
+CHUNK_METADATA_KEY = "jc-chunk-bytes"
+MAX_MESSAGE = wire.MAX_MESSAGE_BYTES
+# A client with default options gets 1 MiB chunks; a jc_pipeline client raises its receive
+# limit to this and may ask for chunks up to it (a whole 1280x720 image is 3.7 MB).
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+MIN_CHUNK, MAX_CHUNK = 4096, wire.MAX_CHUNK_BYTES
+METHOD = "/conv.GetDataService/GetData"
 
 
 def idle_timeout_for(base, index):
@@ -49,8 +54,9 @@ class Upstream(object):
     trailing metadata. ``on_call`` gets the call object (to cancel it from outside).
     """
 
-    def __init__(self, address, request, connect_timeout, idle_timeout, on_call=None):
+    def __init__(self, address, request, connect_timeout, idle_timeout, on_call=None, chunk_bytes=None):
         self.address = address
+        self.chunk_bytes = chunk_bytes
         self.request = request
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
@@ -60,7 +66,7 @@ class Upstream(object):
     def images(self):
         address, request = self.address, self.request
         connect_timeout, idle_timeout, on_call = self.connect_timeout, self.idle_timeout, self.on_call
-        pb2, pb2_grpc = wire.modules()
+        pb2, _ = wire.modules()
         channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         try:
             try:
@@ -68,7 +74,12 @@ class Upstream(object):
             except grpc.FutureTimeoutError:
                 raise StageError(grpc.StatusCode.UNAVAILABLE,
                                  "upstream %s not reachable within %.0f s" % (address, connect_timeout))
-            call = pb2_grpc.GetDataServiceStub(channel).GetData(pb2.DataRequest(key=request.key, datacount=request.datacount))
+            # The replies come as serialised bytes and are decoded by wire.reply_data (no
+            # protobuf message per chunk); the request is an ordinary DataRequest.
+            get_data = channel.unary_stream(METHOD, request_serializer=pb2.DataRequest.SerializeToString,
+                                            response_deserializer=None)
+            metadata = ((CHUNK_METADATA_KEY, str(self.chunk_bytes)),) if self.chunk_bytes else None
+            call = get_data(pb2.DataRequest(key=request.key, datacount=request.datacount), metadata=metadata)
             if on_call is not None:
                 on_call(call)
             # The idle clock runs only while this stage waits on upstream: time spent handing an
@@ -96,7 +107,7 @@ class Upstream(object):
                     if not assembler.partial:
                         first = now
                     try:
-                        done_image = assembler.add(reply.data)
+                        done_image = assembler.add(wire.reply_data(reply))
                     except wire.WireError as exc:
                         raise StageError(grpc.StatusCode.DATA_LOSS, "upstream %s sent a bad message: %s" % (address, exc))
                     if done_image is None:
@@ -133,9 +144,23 @@ def upstream_summaries(trailing):
         return []
 
 
+def chunk_bytes_for(metadata, default):
+    """The chunk size a call asked for in its metadata (clamped), else ``default``."""
+    asked = dict(metadata or ()).get(CHUNK_METADATA_KEY)
+    if asked is None:
+        return default
+    try:
+        return min(MAX_CHUNK, max(MIN_CHUNK, int(asked)))
+    except ValueError:
+        raise wire.WireError("metadata %s=%r is not a number of bytes" % (CHUNK_METADATA_KEY, asked))
+
+
 class Stage(object):
+    """``chunk_bytes``: chunks for a client that asks for none; ``pull_chunk_bytes``: what this
+    stage asks its upstream for (0 or None: nothing, the upstream's default)."""
+
     def __init__(self, blocks, upstream=None, chunk_bytes=wire.DEFAULT_CHUNK_BYTES, idle_timeout=30.0,
-                 connect_timeout=30.0, timings=None, index=0):
+                 connect_timeout=30.0, timings=None, index=0, pull_chunk_bytes=wire.MAX_CHUNK_BYTES):
         blocks = tuple(blocks)
         unknown = [b for b in blocks if b not in ops.BLOCKS]
         if not blocks or unknown:
@@ -146,6 +171,7 @@ class Stage(object):
         self.name = ops.stage_name(blocks)
         self.upstream = upstream
         self.chunk_bytes = chunk_bytes
+        self.pull_chunk_bytes = pull_chunk_bytes
         self.idle_timeout = idle_timeout_for(idle_timeout, index)
         self.connect_timeout = connect_timeout
         self.timings = timings
@@ -160,10 +186,10 @@ class Stage(object):
             yield index, time.time(), None, 0.0, 0.0
 
     def GetData(self, request, context):  # noqa: N802 (the interface's name)
-        pb2, _ = wire.modules()
         try:
             spec = wire.parse_key(request.key)
             wire.check_datacount(request.datacount)
+            chunk_bytes = chunk_bytes_for(context.invocation_metadata(), self.chunk_bytes)
         except wire.WireError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "%s: %s" % (self.name, exc))
         log = metrics.StageLog(self.name, self.blocks)
@@ -172,7 +198,8 @@ class Stage(object):
             source, work = self._produce(spec, request.datacount), self.blocks[1:]
         else:
             upstream = Upstream(self.upstream, request, self.connect_timeout, self.idle_timeout,
-                                on_call=lambda call: context.add_callback(call.cancel))
+                                on_call=lambda call: context.add_callback(call.cancel),
+                                chunk_bytes=self.pull_chunk_bytes)
             source, work = upstream.images(), self.blocks
         try:
             for index, produced, image, wait, recv in source:
@@ -181,8 +208,8 @@ class Stage(object):
                     image = ops.produce(spec["width"], spec["height"], spec["seed"], index)
                 image = ops.apply(work, image)
                 computed = time.perf_counter()
-                for payload in wire.frames(image, index, produced, self.chunk_bytes):
-                    yield pb2.DataReply(data=payload)
+                for message in wire.replies(image, index, produced, chunk_bytes):
+                    yield message
                 log.add(index, wait=wait, recv=recv, compute=computed - start, send=time.perf_counter() - computed)
         except StageError as exc:
             sys.stderr.write("%s: %s\n" % (self.name, exc))
@@ -198,9 +225,14 @@ class Stage(object):
 
 def serve(stage, listen, workers=2):
     """Start ``stage`` on ``listen``; returns (server, bound port)."""
-    _, pb2_grpc = wire.modules()
+    pb2, _ = wire.modules()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=CHANNEL_OPTIONS)
-    pb2_grpc.add_GetDataServiceServicer_to_server(stage, server)
+    # The generated add_GetDataServiceServicer_to_server with the replies already serialised
+    # (wire.replies): the same method and wire bytes, no protobuf message per chunk.
+    handler = grpc.unary_stream_rpc_method_handler(stage.GetData, request_deserializer=pb2.DataRequest.FromString,
+                                                   response_serializer=None)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("conv.GetDataService",
+                                                                          {"GetData": handler}),))
     port = server.add_insecure_port(listen)
     if not port:
         raise RuntimeError("cannot listen on %s" % listen)

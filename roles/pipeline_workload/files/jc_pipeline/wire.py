@@ -20,6 +20,13 @@ timestamp f64 (time.time() when the producer started the image), image byte coun
 up to ``chunk_bytes`` bytes of the image (float32 LE, row-major; see ops.py). Chunks come in
 order; an image of ``n`` bytes takes ceil(n / chunk_bytes) messages, so no message is near
 gRPC's 4 MiB default receive limit and a client with default options reads any size.
+
+The stages encode and decode ``DataReply`` themselves (``replies``, ``reply_data``): field 1,
+wire type 2, varint length, the frame; the same bytes protobuf writes, without building a
+message object and serialising it (two copies of every image per hop fewer). A jc_pipeline
+client may ask for bigger chunks per hop with the call metadata ``jc-chunk-bytes`` (it raises
+its own receive limit to match); a client that does not ask gets ``chunk_bytes`` (1 MiB).
+The stages and the sink ask for ``MAX_CHUNK_BYTES`` (whole images) unless told otherwise.
 """
 
 import importlib
@@ -38,6 +45,10 @@ PROTO = os.path.join(HERE, "conv.proto")
 HEADER = struct.Struct("<4sIIIIIdQ")
 MAGIC = b"JCP1"
 DEFAULT_CHUNK_BYTES = 1 << 20
+# The largest message a jc_pipeline client accepts, and the largest chunk it asks for (so an
+# image up to ~64 MiB travels as one message between stages: fewer, cheaper messages).
+MAX_MESSAGE_BYTES = 64 << 20
+MAX_CHUNK_BYTES = MAX_MESSAGE_BYTES - 64
 # Largest image a key may ask for (16k x 16k float32 = 1 GiB).
 MAX_PIXELS = 1 << 28
 
@@ -125,12 +136,84 @@ def frames(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
         yield HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total) + body[start:start + chunk_bytes]
 
 
+def _varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def replies(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """The serialised ``DataReply`` messages of one image: the bytes ``DataReply(data=frame)
+    .SerializeToString()`` gives for every frame of ``frames``, with one copy of the pixels."""
+    image = np.ascontiguousarray(image, dtype=ops.DTYPE)
+    height, width = image.shape
+    body = memoryview(image).cast("B")
+    total = len(body)
+    count = max(1, -(-total // chunk_bytes))
+    for chunk in range(count):
+        part = body[chunk * chunk_bytes:(chunk + 1) * chunk_bytes]
+        size = HEADER.size + len(part)
+        yield b"".join((b"\x0a", _varint(size), HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total),
+                        part))
+
+
+def reply_data(message):
+    """The ``data`` field of a serialised ``DataReply``, as a memoryview into ``message`` (no copy).
+
+    Follows protobuf's rules: unknown fields are skipped, the last ``data`` wins, absent is empty."""
+    view = memoryview(message)
+    pos, end, data = 0, len(view), view[0:0]
+    while pos < end:
+        key, pos = _read_varint(view, pos)
+        kind = key & 7
+        if kind == 0:
+            _, pos = _read_varint(view, pos)
+        elif kind == 1:
+            pos += 8
+        elif kind == 5:
+            pos += 4
+        elif kind == 2:
+            length, pos = _read_varint(view, pos)
+            if key >> 3 == 1:
+                data = view[pos:pos + length]
+            pos += length
+        else:
+            raise WireError("DataReply has a field of wire type %d" % kind)
+        if pos > end:
+            raise WireError("DataReply is truncated")
+    return data
+
+
+def _read_varint(view, pos):
+    value, shift = 0, 0
+    while True:
+        if pos >= len(view) or shift > 63:
+            raise WireError("DataReply has a bad varint")
+        byte = view[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
 class Assembler(object):
-    """Rebuild images from chunks; ``add(data)`` returns (index, produced, image) when complete."""
+    """Rebuild images from chunks; ``add(data)`` returns (index, produced, image) when complete.
+
+    ``data`` is any bytes-like object. Chunks are copied straight into the image's buffer (one
+    copy); an image that came in one message is a read-only view of that message (none)."""
 
     def __init__(self):
-        self._parts = []
+        self._parts = 0
         self._head = None
+        self._buffer = None
+        self._filled = 0
 
     @property
     def partial(self):
@@ -148,15 +231,29 @@ class Assembler(object):
             if chunk != 0:
                 raise WireError("image %d starts with chunk %d" % (index, chunk))
             self._head = (index, count, produced)
-        elif (index, count) != self._head[:2] or chunk != len(self._parts):
+        elif (index, count) != self._head[:2] or chunk != self._parts:
             raise WireError("chunk %d/%d of image %d out of order (expected %d/%d of image %d)"
-                            % (chunk, count, index, len(self._parts), self._head[1], self._head[0]))
-        self._parts.append(data[HEADER.size:])
-        if len(self._parts) < count:
-            return None
-        body = b"".join(self._parts)
-        self._parts, self._head = [], None
-        if len(body) != total:
-            raise WireError("image %d: got %d bytes, header says %d" % (index, len(body), total))
+                            % (chunk, count, index, self._parts, self._head[1], self._head[0]))
+        part = memoryview(data)[HEADER.size:]
+        if count == 1:
+            body, filled = part, len(part)
+        else:
+            if self._buffer is None:
+                self._buffer, self._filled = bytearray(total), 0
+            filled = self._filled + len(part)
+            if filled > total:
+                self._reset()
+                raise WireError("image %d: got more than the %d bytes the header says" % (index, total))
+            self._buffer[self._filled:filled] = part
+            self._filled, self._parts = filled, self._parts + 1
+            if self._parts < count:
+                return None
+            body = self._buffer
+        self._reset()
+        if filled != total:
+            raise WireError("image %d: got %d bytes, header says %d" % (index, filled, total))
         image = np.frombuffer(body, dtype=ops.DTYPE).reshape(height, width)
         return index, produced, image
+
+    def _reset(self):
+        self._parts, self._head, self._buffer, self._filled = 0, None, None, 0
