@@ -129,6 +129,8 @@ def main():
                     "bound_speedup": paced["bound_fps"] / entry["monolith"]["fps"],
                 })
             results["sizes"][size] = entry
+            with open(args.out, "w") as handle:  # what is done so far survives a time limit
+                handle.write(metrics.to_json(results))
             sys.stderr.write("%s: %s\n" % (size, metrics.to_json(
                 {k: (v["fps"] if isinstance(v, dict) else v) for k, v in entry.items()})))
     finally:
