@@ -1,7 +1,8 @@
 """Per-image timing records and their summaries (stage logs, sink report, bound, CCR).
 
 A stage records per image: ``wait`` (blocked until the image's first chunk came from
-upstream: idle, not counted as work), ``recv`` (first chunk to the whole image decoded),
+upstream: idle, not counted as work), ``recv`` (first chunk to the whole image decoded; an
+image sent as one message arrives whole, its transfer inside ``wait``),
 ``compute`` (its blocks), ``send`` (framing plus handing every chunk to gRPC, which returns
 once the chunk is written or, when downstream is slower, once flow control lets it).
 A stage's service time is recv + compute + send: the one thread is busy for that long per
