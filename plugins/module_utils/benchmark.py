@@ -185,6 +185,32 @@ def baseline_throughput(baseline):
                          % (", ".join(sorted(baseline)) or "none"))
 
 
+def check_unique_indices(pods):
+    """Refuse a run in which a job index reported more than once.
+
+    A retried pod, or the logs of two runs in one directory, give two results for one slice of
+    the dataset: summing them would inflate images, throughput and speedup, and keeping either
+    one would be a guess. The message names every result of each such index and where it came
+    from, so that the stale log can be removed.
+    """
+    by_index = {}
+    for pod in pods:
+        by_index.setdefault(pod["index"], []).append(pod)
+    twice = sorted(index for index, found in by_index.items() if len(found) > 1)
+    if not twice:
+        return
+    if len(twice) == 1:
+        head = "job index %d reported %d times" % (twice[0], len(by_index[twice[0]]))
+    else:
+        head = "job indices %s reported more than once (%s)" % (
+            ", ".join(str(index) for index in twice),
+            ", ".join("%d: %d times" % (index, len(by_index[index])) for index in twice))
+    raise BenchmarkError(
+        "%s: %s. Summing them would inflate the images, throughput and speedup (a retried pod, or "
+        "logs of two runs mixed?); remove the stale results and aggregate again"
+        % (head, "; ".join(describe_pod(pod, pod.get("source")) for index in twice for pod in by_index[index])))
+
+
 def aggregate(results, expected_jobs=None, baseline=None):
     """Sum the per-pod results of one run.
 
@@ -192,6 +218,8 @@ def aggregate(results, expected_jobs=None, baseline=None):
     ``expected_jobs``: how many indices the run should have (0..expected_jobs-1); without it,
     the pods' own total_jobs (or the highest index + 1) decides what counts as missing.
     ``baseline``: see baseline_throughput; adds speedup and efficiency.
+    A job index reported more than once is an error (see check_unique_indices), so
+    ``duplicate_indices`` in the summary is always empty; it stays for callers that check it.
     """
     if not isinstance(results, list):
         raise BenchmarkError("results must be a list, got %s" % type(results).__name__)
@@ -224,6 +252,7 @@ def aggregate(results, expected_jobs=None, baseline=None):
         if pod["index"] >= jobs:
             raise BenchmarkError("%s is outside 0..%d for %d jobs"
                                  % (describe_pod(pod, pod.get("source")), jobs - 1, jobs))
+    check_unique_indices(pods)
 
     images = sum(p["images"] for p in pods)
     makespan = max(p["seconds"] for p in pods)
