@@ -30,13 +30,28 @@ class BenchmarkError(Exception):
     """Bad benchmark input, with a message that names the pod or log it came from."""
 
 
+# Counts above 2**53 are no count a pod reports (nor does a float hold them exactly); bounding
+# them keeps the sums and quotients below finite instead of raising OverflowError.
+MAX_COUNT = 2 ** 53
+
+
 def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_COUNT
 
 
 def _is_number(value):
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and not math.isnan(value) and not math.isinf(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _value(value):
+    """repr() of a value for a message, cut short (a log line can hold a 400-digit number)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def describe_pod(result, source=None):
@@ -137,13 +152,13 @@ def normalize_result(result, source=None):
             continue
         value = result[key]
         if not _is_int(value) or value < 0:
-            raise BenchmarkError("%s: %s must be a non-negative integer, got %r" % (name, key, value))
+            raise BenchmarkError("%s: %s must be a non-negative integer, got %s" % (name, key, _value(value)))
     for key in ("seconds", "warmup_seconds"):
         if key not in result or (key == "warmup_seconds" and result[key] is None):
             continue
         value = result[key]
         if not _is_number(value) or value < 0:
-            raise BenchmarkError("%s: %s must be a non-negative number, got %r" % (name, key, value))
+            raise BenchmarkError("%s: %s must be a non-negative number, got %s" % (name, key, _value(value)))
         clean[key] = float(value)
     clean["errors"] = result.get("errors") or 0
     if clean["images"] == 0 and clean["seconds"] > 0:
@@ -172,17 +187,43 @@ def baseline_throughput(baseline):
     seconds = baseline.get("seconds", baseline.get("makespan_seconds"))
     if images is not None and seconds is not None:
         if not _is_number(images) or images <= 0:
-            raise BenchmarkError("baseline: images must be a positive number, got %r" % (images,))
+            raise BenchmarkError("baseline: images must be a positive number, got %s" % _value(images))
         if not _is_number(seconds) or seconds <= 0:
-            raise BenchmarkError("baseline: seconds must be a positive number, got %r" % (seconds,))
+            raise BenchmarkError("baseline: seconds must be a positive number, got %s" % _value(seconds))
         return float(images) / float(seconds)
     throughput = baseline.get("throughput")
     if throughput is not None:
         if not _is_number(throughput) or throughput <= 0:
-            raise BenchmarkError("baseline: throughput must be a positive number, got %r" % (throughput,))
+            raise BenchmarkError("baseline: throughput must be a positive number, got %s" % _value(throughput))
         return float(throughput)
     raise BenchmarkError("baseline needs images and seconds (or makespan_seconds), or throughput; got keys: %s"
                          % (", ".join(sorted(baseline)) or "none"))
+
+
+def check_unique_indices(pods):
+    """Refuse a run in which a job index reported more than once.
+
+    A retried pod, or the logs of two runs in one directory, give two results for one slice of
+    the dataset: summing them would inflate images, throughput and speedup, and keeping either
+    one would be a guess. The message names every result of each such index and where it came
+    from, so that the stale log can be removed.
+    """
+    by_index = {}
+    for pod in pods:
+        by_index.setdefault(pod["index"], []).append(pod)
+    twice = sorted(index for index, found in by_index.items() if len(found) > 1)
+    if not twice:
+        return
+    if len(twice) == 1:
+        head = "job index %d reported %d times" % (twice[0], len(by_index[twice[0]]))
+    else:
+        head = "job indices %s reported more than once (%s)" % (
+            ", ".join(str(index) for index in twice),
+            ", ".join("%d: %d times" % (index, len(by_index[index])) for index in twice))
+    raise BenchmarkError(
+        "%s: %s. Summing them would inflate the images, throughput and speedup (a retried pod, or "
+        "logs of two runs mixed?); remove the stale results and aggregate again"
+        % (head, "; ".join(describe_pod(pod, pod.get("source")) for index in twice for pod in by_index[index])))
 
 
 def aggregate(results, expected_jobs=None, baseline=None):
@@ -192,6 +233,8 @@ def aggregate(results, expected_jobs=None, baseline=None):
     ``expected_jobs``: how many indices the run should have (0..expected_jobs-1); without it,
     the pods' own total_jobs (or the highest index + 1) decides what counts as missing.
     ``baseline``: see baseline_throughput; adds speedup and efficiency.
+    A job index reported more than once is an error (see check_unique_indices), so
+    ``duplicate_indices`` in the summary is always empty; it stays for callers that check it.
     """
     if not isinstance(results, list):
         raise BenchmarkError("results must be a list, got %s" % type(results).__name__)
@@ -204,7 +247,7 @@ def aggregate(results, expected_jobs=None, baseline=None):
     if not pods:
         raise BenchmarkError("no results to aggregate")
     if expected_jobs is not None and (not _is_int(expected_jobs) or expected_jobs < 1):
-        raise BenchmarkError("expected_jobs must be a positive integer, got %r" % (expected_jobs,))
+        raise BenchmarkError("expected_jobs must be a positive integer, got %s" % _value(expected_jobs))
 
     reported_totals = sorted(set(p["total_jobs"] for p in pods if p.get("total_jobs") is not None))
     if len(reported_totals) > 1:
@@ -224,6 +267,7 @@ def aggregate(results, expected_jobs=None, baseline=None):
         if pod["index"] >= jobs:
             raise BenchmarkError("%s is outside 0..%d for %d jobs"
                                  % (describe_pod(pod, pod.get("source")), jobs - 1, jobs))
+    check_unique_indices(pods)
 
     images = sum(p["images"] for p in pods)
     makespan = max(p["seconds"] for p in pods)
@@ -250,5 +294,8 @@ def aggregate(results, expected_jobs=None, baseline=None):
         reference = baseline_throughput(baseline)
         summary["baseline_throughput"] = reference
         summary["speedup"] = summary["throughput"] / reference
+        if not math.isfinite(summary["speedup"]):
+            raise BenchmarkError("baseline throughput %s img/s is too small to compare with %s img/s"
+                                 % (_value(reference), _value(summary["throughput"])))
         summary["efficiency"] = summary["speedup"] / summary["pods"]
     return summary

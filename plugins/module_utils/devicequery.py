@@ -61,15 +61,32 @@ def _docker_json_log_line(line):
     return entry["log"]
 
 
+def utf8_text(text):
+    """Text that encodes as UTF-8: bytes decoded with undecodable bytes replaced by U+FFFD, and
+    a str that still carries surrogates (bytes decoded with surrogateescape) repaired the same
+    way. ansible-core refuses a module result holding a surrogate; anything else is returned as is.
+    """
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "replace")
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:
+                return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def clean_lines(text):
     """Split captured deviceQuery output into lines without log-collector decoration.
 
-    Accepts ``str`` or ``bytes`` (decoded as UTF-8, undecodable bytes replaced). Returns the
+    Accepts ``str`` or ``bytes`` (see ``utf8_text``: bytes that are not UTF-8 become U+FFFD). Returns the
     list of lines, each stripped of surrounding whitespace, in order. Blank lines are kept (as
     empty strings) because they carry no meaning but keep line numbers recognisable.
     """
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
+    text = utf8_text(text)
     if not isinstance(text, str):
         raise DeviceQueryError(
             "deviceQuery output must be text, got %s" % type(text).__name__

@@ -18,11 +18,15 @@ description:
     pulled out of log files in which they are mixed with other lines.
   - Returns the run's totals, its makespan (the slowest pod's timed window), throughput
     (images per second of makespan), imbalance (slowest over fastest pod), the job indices
-    that are missing or reported twice, and, given a single-node baseline, the speedup and
+    that are missing, and, given a single-node baseline, the speedup and
     the parallel efficiency.
   - Bad input fails with a message naming the pod or the log line, for example a negative
     time, time reported for zero images, a line that starts like JSON but is not, a result
     without C(index), C(images) or C(seconds), or a log that holds no result at all.
+  - A job index that reported more than once (a retried pod, logs of two runs in one directory)
+    fails the task with a message naming the index and every result's source, because summing both would
+    inflate the images, throughput and speedup, and picking one would be a guess. Remove the stale
+    log and run it again.
   - Read-only; reports C(changed=false).
 author:
   - edgeai.jetson_cluster developers
@@ -164,7 +168,9 @@ missing_indices:
   elements: int
   sample: []
 duplicate_indices:
-  description: Job indices that reported more than once (a retried pod, or logs of two runs mixed).
+  description:
+    - Always empty; a job index that reported more than once fails the task instead (see the
+      description). Kept for playbooks that check it.
   returned: success
   type: list
   elements: int

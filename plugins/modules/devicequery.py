@@ -25,6 +25,9 @@ description:
     C(kubectl logs --timestamps)), a C([pod/NAME/CONTAINER]) prefix (C(kubectl logs --prefix)),
     and the container log files themselves (CRI lines under C(/var/log/pods), Docker json-file
     lines). When a log holds several runs (a restarted container), the last run counts.
+  - Bytes that are not UTF-8 in the output (console noise, a container logging Latin-1) are
+    replaced by U+FFFD in RV(stdout), RV(stderr) and the parsed values; the lines around them
+    are parsed as usual.
   - When deviceQuery did not pass, the task fails with deviceQuery's own reason (for example
     C(cudaGetDeviceCount returned 100 -> no CUDA-capable device is detected)) unless
     O(fail_on_error=false).
@@ -326,7 +329,9 @@ def _last_line(*texts):
 
 
 def _run(module, argv):
-    rc, stdout, stderr = module.run_command(argv, errors="surrogate_then_replace")
+    # "replace", not surrogateescape: a byte that is not UTF-8 (console noise, a Latin-1
+    # container log) must become U+FFFD here, or ansible-core refuses the whole result.
+    rc, stdout, stderr = module.run_command(argv, errors="replace")
     ran = {"cmd": argv, "rc": rc, "stdout": stdout, "stderr": stderr}
     try:
         parsed = parse_devicequery(stdout + "\n" + stderr)

@@ -37,10 +37,10 @@ run_stage() {
       done
       ;;
     unit)
-      python -m pytest tests/unit
+      python -m pytest tests/unit --forbid-skips
       ;;
     integration)
-      python -m pytest tests/integration -n "$JOBS" --dist load --durations=0
+      python -m pytest tests/integration -n "$JOBS" --dist load --durations=0 --forbid-skips
       ;;
     *)
       echo "unknown stage $1" >&2

@@ -1,26 +1,39 @@
 """The container lab end to end: playbooks/lab.yml, site.yml twice, playbooks/benchmark.yml,
 playbooks/lab-destroy.yml.
 
-Marked `lab` (about 10 minutes on two cores): deselect with `-m "not lab"`. It refuses to touch
-a lab that is already up (jc-lab-* containers): it skips with that reason instead of
-destroying someone's lab. Set EDGEAI_JC_LAB_WORKER_ARCH=arm64 to run the workers under qemu.
+Marked `lab` (about 10 minutes on two cores): deselect with `-m "not lab"`. The test lab has
+names, label and LAN of its own (lab_name jc-labtest, a free 10.x.0.0/16), so it runs beside a
+user's `make lab` (jc-lab-*, edgeai.jc.owner=jc-lab) and never touches it. Set
+EDGEAI_JC_LAB_WORKER_ARCH=arm64 to run the workers under qemu, EDGEAI_JC_TEST_LAB_SUBNET to
+choose the LAN.
 
-One test function on purpose: the lab has fixed names and addresses, and pytest-xdist may hand
-tests of one module to different workers (its xdist_group grouping has no effect with the
-pinned pytest 9), which would bring two labs up at once.
+One test function on purpose: the test lab has fixed names, and pytest-xdist may hand tests of
+one module to different workers (its xdist_group grouping has no effect with the pinned
+pytest 9), which would bring two labs up at once; a lock file keeps two test runs (two
+checkouts) from doing that too.
 """
 
+import fcntl
 import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
+import netaddr
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNER = "jc-lab"
-ECHO = "jc-lab-pytest-echo"
+# lab_name of the test lab: the prefix of its containers, volumes and network, and its label value.
+# A user's lab (playbooks/lab.yml's default lab_name jc-lab) has other names and another label.
+NAME = "jc-labtest"
+OWNER = NAME
+ECHO = NAME + "-echo"
+LOCK = Path("/tmp/edgeai-jc-test-lab.lock")
+# Candidate LANs for the test lab, away from the user lab's default (192.168.0.0/16), the subnet
+# docs/lab.md suggests (10.77.0.0/16) and the nodes' inner Docker networks (10.213/10.214).
+SUBNETS = ["10.228.0.0/16", "10.229.0.0/16", "10.230.0.0/16", "10.231.0.0/16"]
 HOSTS = ["laptop", "master", "worker1", "worker2"]
 TIMEOUT = int(os.environ.get("EDGEAI_JC_LAB_TIMEOUT", "1800"))
 
@@ -44,8 +57,16 @@ def _docker(*args, check=True):
 
 def _playbook(log_dir, name, *args):
     """Run ansible-playbook, keep its log, return (rc, recap {host: {ok, changed, ...}}, output)."""
-    proc = subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=_env(), capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False)
+    try:
+        proc = subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=_env(), capture_output=True,
+                              text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        # Keep what it printed: on a loaded machine the log says how far it got.
+        partial = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part
+                          for part in (exc.stdout, exc.stderr) if part)
+        (log_dir / f"{name}.log").write_text(partial)
+        pytest.fail(f"ansible-playbook {' '.join(args)} ran past EDGEAI_JC_LAB_TIMEOUT={TIMEOUT} s; "
+                    f"log so far in {log_dir / name}.log:\n" + _tail(partial, 30))
     output = proc.stdout + proc.stderr
     (log_dir / f"{name}.log").write_text(output)
     recap_text = output.rsplit("PLAY RECAP", 1)[-1]
@@ -58,32 +79,76 @@ def _tail(output, lines=80):
     return "\n".join(output.splitlines()[-lines:])
 
 
+def _taken_subnets():
+    """IPv4 networks of every Docker network and every route of this host."""
+    taken = []
+    ids = _docker("network", "ls", "-q").stdout.split()
+    for net in json.loads(_docker("network", "inspect", *ids).stdout) if ids else []:
+        taken += [cfg["Subnet"] for cfg in (net.get("IPAM") or {}).get("Config") or []
+                  if ":" not in cfg.get("Subnet", ":")]
+    routes = subprocess.run(["ip", "-4", "-json", "route", "show"], capture_output=True, text=True, check=False)
+    if routes.returncode == 0:
+        taken += [r["dst"] for r in json.loads(routes.stdout or "[]") if r.get("dst") not in (None, "default")]
+    return [netaddr.IPNetwork(net) for net in taken]
+
+
+def _free_subnet():
+    if os.environ.get("EDGEAI_JC_TEST_LAB_SUBNET"):
+        return os.environ["EDGEAI_JC_TEST_LAB_SUBNET"]
+    taken = _taken_subnets()
+    for candidate in map(netaddr.IPNetwork, SUBNETS):
+        if not any(candidate.first <= net.last and net.first <= candidate.last for net in taken):
+            return str(candidate)
+    pytest.fail(f"every candidate LAN for the test lab is taken ({', '.join(SUBNETS)}): "
+                "set EDGEAI_JC_TEST_LAB_SUBNET to a free /16")
+
+
+def _lab_objects():
+    found = []
+    for kind in ("ps -aq", "volume ls -q", "network ls -q"):
+        found += _docker(*kind.split(), "--filter", f"label=edgeai.jc.owner={OWNER}").stdout.split()
+    return found
+
+
+def _user_lab_objects():
+    return _docker("ps", "-aq", "--filter", "label=edgeai.jc.owner=jc-lab").stdout.split()
+
+
 @pytest.fixture
 def lab(tmp_path):
-    existing = _docker("ps", "-aq", "--filter", f"label=edgeai.jc.owner={OWNER}").stdout.split()
-    if existing:
-        pytest.skip("a lab is already up (containers labelled edgeai.jc.owner=jc-lab); not touching it")
     logs = ROOT / ".cache" / "lab-logs"
     logs.mkdir(parents=True, exist_ok=True)
     inventory = tmp_path / "inventory"
-    extra = ["-e", f"lab_inventory_dir={inventory}",
-             "-e", f"lab_worker_arch={os.environ.get('EDGEAI_JC_LAB_WORKER_ARCH', 'amd64')}"]
-    try:
-        rc, _recap, output = _playbook(logs, "lab-up", "playbooks/lab.yml", *extra)
-        assert rc == 0, "playbooks/lab.yml failed:\n" + _tail(output)
-        yield {"inventory": inventory, "logs": logs}
-    finally:
-        _docker("rm", "-f", ECHO, check=False)
-        rc, _recap, output = _playbook(logs, "lab-destroy", "playbooks/lab-destroy.yml",
-                                       "-e", f"lab_inventory_dir={inventory}")
-        assert rc == 0, "playbooks/lab-destroy.yml failed:\n" + _tail(output)
-        left = _docker("ps", "-aq", "--filter", f"label=edgeai.jc.owner={OWNER}").stdout.split()
-        assert left == [], f"lab-destroy.yml left containers behind: {left}"
+    names = ["-e", f"lab_name={NAME}", "-e", f"lab_inventory_dir={inventory}"]
+    with LOCK.open("w") as lock:
+        # One test lab on this Docker host at a time; whatever carries its label afterwards is a
+        # leftover of an interrupted run of this test, never a user's lab.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        user_lab = _user_lab_objects()
+        if _lab_objects():
+            rc, _recap, output = _playbook(logs, "lab-destroy-leftover", "playbooks/lab-destroy.yml", *names)
+            assert rc == 0, "removing the leftovers of an earlier test lab failed:\n" + _tail(output)
+        subnet = _free_subnet()
+        extra = names + ["-e", f"lab_lan_subnet={subnet}",
+                         "-e", f"lab_cache_dir={ROOT / '.cache' / NAME}",
+                         "-e", f"lab_worker_arch={os.environ.get('EDGEAI_JC_LAB_WORKER_ARCH', 'amd64')}"]
+        try:
+            rc, _recap, output = _playbook(logs, "lab-up", "playbooks/lab.yml", *extra)
+            assert rc == 0, "playbooks/lab.yml failed:\n" + _tail(output)
+            yield {"inventory": inventory, "logs": logs, "subnet": subnet}
+        finally:
+            _docker("rm", "-f", ECHO, check=False)
+            rc, _recap, output = _playbook(logs, "lab-destroy", "playbooks/lab-destroy.yml", *names)
+            assert rc == 0, "playbooks/lab-destroy.yml failed:\n" + _tail(output)
+            assert _lab_objects() == [], f"lab-destroy.yml left objects labelled {OWNER} behind"
+            # A user's lab that was up before is up still, untouched.
+            gone = set(user_lab) - set(_user_lab_objects())
+            assert not gone, f"containers of the user's lab disappeared during the test: {sorted(gone)}"
 
 
 def _inventory_names_the_four_containers(inventory):
     hosts = (inventory / "hosts.yml").read_text()
-    for container in ("jc-lab-gateway", "jc-lab-master", "jc-lab-worker1", "jc-lab-worker2"):
+    for container in (f"{NAME}-gateway", f"{NAME}-master", f"{NAME}-worker1", f"{NAME}-worker2"):
         assert f"ansible_host: {container}" in hosts
     assert "cluster_kubernetes: false" in (inventory / "group_vars" / "all" / "lab.yml").read_text()
 
@@ -106,9 +171,9 @@ def _second_site_run_changes_nothing(lab):
 
 def _nodes_reach_upstream_through_the_gateways_nat():
     # An echo server on Docker's default bridge (the gateway's upstream) answers with the source
-    # address it sees. Without the gateway's masquerade the answer to 192.168.10.x would be
+    # address it sees. Without the gateway's masquerade the answer to a node's LAN address would be
     # dropped between Docker's bridges, so the answer itself proves the NAT.
-    _docker("run", "-d", "--name", ECHO, "--label", "edgeai.jc.owner=pytest-lab",
+    _docker("run", "-d", "--name", ECHO, "--label", f"edgeai.jc.owner={OWNER}",
             "edgeai-jc/debian-systemd:bookworm-amd64", "python3", "-c",
             "import http.server as h\n"
             "class H(h.BaseHTTPRequestHandler):\n"
@@ -117,30 +182,35 @@ def _nodes_reach_upstream_through_the_gateways_nat():
             "        self.wfile.write(self.client_address[0].encode())\n"
             "h.HTTPServer(('', 8080), H).serve_forever()\n")
     echo_ip = _docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", ECHO).stdout.strip()
-    gateway_upstream_ip = _docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "jc-lab-gateway").stdout.strip()
+    gateway_upstream_ip = _docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", f"{NAME}-gateway").stdout.strip()
     fetch = ("import time, urllib.request as u\n"
              "for _ in range(20):\n"
              "    try:\n"
              f"        print(u.urlopen('http://{echo_ip}:8080/', timeout=5).read().decode()); break\n"
              "    except OSError:\n"
              "        time.sleep(0.5)\n")
-    seen = _docker("exec", "jc-lab-worker1", "python3", "-c", fetch).stdout.strip()
+    seen = _docker("exec", f"{NAME}-worker1", "python3", "-c", fetch).stdout.strip()
     assert seen == gateway_upstream_ip, f"the upstream saw {seen!r} for worker1's request, not the gateway"
 
 
 DNS_QUERY = r'''
-import json, socket, struct
+import json, socket, struct, sys
 q = struct.pack(">HHHHHH", 0x4A43, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in "jc-lab-master".split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+q += b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[1].split(".")) + b"\0" + struct.pack(">HH", 1, 1)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.sendto(q, ("192.168.0.1", 53)); r = s.recv(512)
+s.sendto(q, (sys.argv[2], 53)); r = s.recv(512)
 print(json.dumps([r[3] & 15, struct.unpack(">H", r[6:8])[0], socket.inet_ntoa(r[-4:])]))
 '''
 
 
-def _gateway_answers_dns_for_the_lan():
-    answer = json.loads(_docker("exec", "jc-lab-worker2", "python3", "-c", DNS_QUERY).stdout)
-    assert answer == [0, 1, "192.168.10.1"], f"DNS answer from the gateway: {answer}"
+def _gateway_answers_dns_for_the_lan(lab):
+    network = yaml.safe_load((lab["inventory"] / "group_vars" / "all" / "network.yml").read_text())
+    gateway_ip = network["cluster_gateway_address"].split("/")[0]
+    master_ip = str(netaddr.IPNetwork(network["cluster_node_network"])[1])
+    assert netaddr.IPAddress(gateway_ip) in netaddr.IPNetwork(lab["subnet"]), network
+    answer = json.loads(_docker("exec", f"{NAME}-worker2", "python3", "-c", DNS_QUERY, f"{NAME}-master",
+                                gateway_ip).stdout)
+    assert answer == [0, 1, master_ip], f"DNS answer from the gateway {gateway_ip}: {answer}"
 
 
 def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
@@ -169,5 +239,5 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     _site_converges(lab)
     _second_site_run_changes_nothing(lab)
     _nodes_reach_upstream_through_the_gateways_nat()
-    _gateway_answers_dns_for_the_lan()
+    _gateway_answers_dns_for_the_lan(lab)
     _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)

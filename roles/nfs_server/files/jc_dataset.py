@@ -99,14 +99,59 @@ def read_manifest(root):
             manifest = json.load(handle)
     except IOError:
         raise DatasetError("no manifest at %s (run: jc_dataset.py manifest %s)" % (path, root))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise DatasetError("manifest %s is not valid JSON: %s" % (path, exc))
-    if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
+    if not isinstance(manifest, dict) or not _is_count(manifest.get("version")) \
+            or manifest["version"] != MANIFEST_VERSION:
         raise DatasetError("manifest %s has no supported version (want %d)" % (path, MANIFEST_VERSION))
     for key in ("count", "bytes", "sha256", "files"):
         if key not in manifest:
             raise DatasetError("manifest %s lacks the key %r" % (path, key))
+    _check_manifest(path, manifest)
     return manifest
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_sha256(value):
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _short(value):
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_manifest(path, manifest):
+    """Refuse a manifest whose values are not what build_manifest writes, naming the first bad one."""
+    def bad(where, want, value):
+        raise DatasetError("manifest %s: %s must be %s, got %s" % (path, where, want, _short(value)))
+
+    for key in ("count", "bytes"):
+        if not _is_count(manifest[key]):
+            bad(key, "a non-negative integer", manifest[key])
+    if not _is_sha256(manifest["sha256"]):
+        bad("sha256", "64 lower-case hex digits", manifest["sha256"])
+    if not isinstance(manifest["files"], list):
+        bad("files", "a list", manifest["files"])
+    seen = set()
+    for number, entry in enumerate(manifest["files"]):
+        where = "files[%d]" % number
+        if not isinstance(entry, dict):
+            bad(where, "a mapping with path, bytes and sha256", entry)
+        rel = entry.get("path")
+        if not isinstance(rel, str) or not rel or "\0" in rel or rel.startswith("/") \
+                or ".." in rel.split("/") or "\\" in rel:
+            bad(where + ".path", "a relative path inside the dataset ('/'-separated, no '..')", rel)
+        if rel in seen:
+            bad(where + ".path", "listed once", rel)
+        seen.add(rel)
+        if not _is_count(entry.get("bytes")):
+            bad(where + ".bytes", "a non-negative integer", entry.get("bytes"))
+        if not _is_sha256(entry.get("sha256")):
+            bad(where + ".sha256", "64 lower-case hex digits", entry.get("sha256"))
 
 
 def write_manifest(root, manifest):

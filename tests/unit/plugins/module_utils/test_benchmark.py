@@ -85,19 +85,18 @@ def test_per_pod_keeps_the_workloads_extra_keys_and_own_throughput():
     [
         ([pod(0), pod(1), pod(2)], 3, [], []),
         ([pod(0), pod(2)], 3, [1], []),
-        ([pod(0), pod(1), pod(1)], 2, [], [1]),
         ([pod(1, total_jobs=4), pod(3, total_jobs=4)], None, [0, 2], []),
         ([pod(0), pod(3)], None, [1, 2], []),
     ],
-    ids=["complete", "one-missing", "one-twice", "missing-from-total-jobs", "missing-from-highest-index"],
+    ids=["complete", "one-missing", "missing-from-total-jobs", "missing-from-highest-index"],
 )
 def test_missing_and_duplicate_indices(pods, expected_jobs, missing, duplicate):
     summary = aggregate(pods, expected_jobs=expected_jobs)
     assert (summary["missing_indices"], summary["duplicate_indices"]) == (missing, duplicate)
 
 
-def test_pods_counts_distinct_indices():
-    assert aggregate([pod(0), pod(1), pod(1)])["pods"] == 2
+def test_pods_counts_the_indices_that_reported():
+    assert aggregate([pod(0), pod(2)], expected_jobs=3)["pods"] == 2
 
 
 def test_empty_partitions_do_not_count_as_fastest_pod():
@@ -314,3 +313,25 @@ def test_captured_run_aggregates_completely(run_dir):
     expected = json.loads((run_dir / "expected.json").read_text())
     summary = aggregate(read_src(str(run_dir / "logs")), expected_jobs=expected["expected_jobs"])
     assert {key: summary[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "pods, message",
+    [
+        ([pod(0), pod(1), pod(1)], "job index 1 reported 2 times: "),
+        ([pod(0), pod(0), pod(1), pod(1), pod(1)],
+         "job indices 0, 1 reported more than once (0: 2 times, 1: 3 times): "),
+    ],
+    ids=["one-index-twice", "two-indices"],
+)
+def test_a_job_index_reported_more_than_once_is_refused(pods, message):
+    with pytest.raises(BenchmarkError) as error:
+        aggregate(pods, expected_jobs=2)
+    assert str(error.value).startswith(message)
+    assert "would inflate" in str(error.value)
+
+
+def test_the_refusal_names_where_each_duplicate_came_from():
+    pods = [pod(0, source="logs/a.log:3", hostname="worker1"), pod(0, source="logs/b.log:7", hostname="worker2")]
+    with pytest.raises(BenchmarkError, match=r"pod index 0 \(worker1, logs/a.log:3\); pod index 0 \(worker2, logs/b.log:7\)"):
+        aggregate(pods)

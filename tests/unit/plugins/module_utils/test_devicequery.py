@@ -18,6 +18,7 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.devicequery 
     DeviceQueryError,
     clean_lines,
     parse_devicequery,
+    utf8_text,
 )
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "devicequery"
@@ -490,3 +491,18 @@ def test_fuzz_mangled_captures(seed):
                 else:
                     mangled[i] = re.sub(r"\d+", "9" * 5000, mangled[i])
             _parse_or_error("".join(mangled))
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (b"GPU 41\xb0C", "GPU 41\ufffdC"),
+        ("GPU 41\udcb0C", "GPU 41\ufffdC"),  # bytes decoded with surrogateescape
+        ("lone \ud800 surrogate", "lone ? surrogate"),
+        ("NVIDIA H200 \u00b0", "NVIDIA H200 \u00b0"),
+    ],
+    ids=["latin1-bytes", "surrogateescape-str", "lone-surrogate", "clean-str"],
+)
+def test_utf8_text_always_encodes_as_utf8(value, text):
+    assert utf8_text(value) == text
+    utf8_text(value).encode("utf-8")

@@ -54,3 +54,17 @@ def test_bad_input_fails_with_the_pods_name(capsys):
 def test_source_options_are_exclusive_and_required(capsys, args, message):
     result = run_module(capsys, **args)
     assert result["failed"] is True and message in result["msg"]
+
+
+def test_a_job_index_reported_twice_is_refused_not_summed(capsys, tmp_path):
+    # Issue 16: pod 0 retried, both logs collected. Summing them gave 1,200 images and 12.1 img/s
+    # where the run did 800 and 8.1; no number of such a run may be published.
+    logs = {"pod-0.log": REFERENCE_PODS[0], "pod-0-retry.log": dict(REFERENCE_PODS[2], index=0),
+            "pod-1.log": REFERENCE_PODS[1]}
+    for name, entry in logs.items():
+        (tmp_path / name).write_text("warming up\n" + json.dumps(entry) + "\n")
+    result = run_module(capsys, src=str(tmp_path), expected_jobs=2, baseline={"images": 900, "seconds": 150})
+    assert result["failed"] is True
+    assert result["msg"].startswith("job index 0 reported 2 times: ")
+    assert "%s:2" % (tmp_path / "pod-0.log") in result["msg"] and "%s:2" % (tmp_path / "pod-0-retry.log") in result["msg"]
+    assert not {"images", "throughput", "speedup"} & set(result)

@@ -314,3 +314,40 @@ def test_missing_docker_cli_fails_even_without_fail_on_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     result = fails({"container_image": "dq:1", "fail_on_error": False})
     assert result["msg"].startswith("docker_cli docker was not found in PATH on this host")
+
+
+# --- stray bytes that are not UTF-8 (issue 16) ---------------------------------------------
+
+
+def with_stray_bytes(capture, tmp_path):
+    """The real capture with a few bytes that are not UTF-8, as a serial console or
+    `docker logs` of a container printing Latin-1 can give: a lone continuation byte and a
+    Latin-1 degree sign on their own lines, a cut-off multi-byte sequence after the device name."""
+    lines = capture.read_bytes().split(b"\n")
+    lines.insert(1, b"\x80\xfe console noise \xff")
+    device = next(n for n, line in enumerate(lines) if line.startswith(b"Device 0:"))
+    lines[device + 1] += b" \xe2\x80"
+    lines.insert(device, b"GPU temperature 41\xb0C")
+    noisy = tmp_path / "noisy.txt"
+    noisy.write_bytes(b"\n".join(lines))
+    return noisy
+
+
+def test_command_output_with_stray_bytes_keeps_its_result(fake_devicequery, tmp_path, monkeypatch):
+    # The harness refuses, like ansible-core 2.19, a result holding surrogates.
+    monkeypatch.setenv("DQ_CAPTURE", str(with_stray_bytes(H200, tmp_path)))
+    result = exits({"command": [fake_devicequery]})
+    assert {key: result[key] for key in expected(H200)} == expected(H200)
+    assert "\ufffd console noise \ufffd" in result["stdout"]
+
+
+def test_container_output_with_stray_bytes_keeps_its_result(fake_docker, tmp_path, monkeypatch):
+    monkeypatch.setenv("DQ_CAPTURE", str(with_stray_bytes(NANO, tmp_path)))
+    result = exits({"container_image": "present:1", "docker_cli": fake_docker[0]})
+    assert {key: result[key] for key in expected(NANO)} == expected(NANO)
+
+
+def test_failing_command_with_stray_bytes_fails_with_a_clean_message(tmp_path):
+    broken = script(tmp_path / "broken", "printf 'libcudart.so: \\377\\376 invalid ELF header\\n' >&2\nexit 127\n")
+    result = fails({"command": [broken]})
+    assert result["msg"] == "%s exited 127 without deviceQuery output: libcudart.so: \ufffd\ufffd invalid ELF header" % broken
