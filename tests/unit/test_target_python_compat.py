@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Scripts copied to or run on the boards (and inside the l4t-pytorch image).
-TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/*.py"))
+# Scripts copied to or run on the boards (and inside the l4t-pytorch image), and the module_utils
+# that the monitoring role copies beside its GPU exporter.
+TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/*.py")) + [ROOT / "plugins/module_utils/telemetry.py"]
 
 
 def test_there_are_target_programs_to_check():
