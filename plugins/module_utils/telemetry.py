@@ -264,12 +264,42 @@ THROTTLE_REASONS = frozenset((
     "sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown",
 ))
 
-# The fields the GPU exporter queries; the parser accepts any subset that has an index.
-NVIDIA_SMI_FIELDS = (
-    "timestamp", "index", "name", "utilization.gpu", "utilization.memory", "temperature.gpu",
-    "temperature.memory", "power.draw", "power.draw.average", "power.limit", "clocks.sm",
-    "clocks.max.sm", "clocks.mem", "memory.used", "memory.total", "clocks_event_reasons.active",
+# What to query, in order of preference per wanted value: older drivers know only the
+# clocks_throttle_reasons name, power.draw.instant/.average exist since the 530-series drivers.
+_SMI_WANTED = (
+    ("timestamp",), ("index",), ("name",), ("utilization.gpu",), ("utilization.memory",),
+    ("temperature.gpu",), ("temperature.memory",), ("power.draw",), ("power.draw.instant",),
+    ("power.draw.average",), ("enforced.power.limit", "power.limit"), ("clocks.sm",), ("clocks.max.sm",),
+    ("clocks.mem",), ("memory.used",), ("memory.total",),
+    ("clocks_event_reasons.active", "clocks_throttle_reasons.active"),
 )
+_SMI_HELP_NAMES = re.compile(r'^"([^"]+)"(?: or "([^"]+)")*\s*$')
+
+
+@_guarded
+def nvidia_smi_query_fields(help_text):
+    """Pick the ``--query-gpu`` fields this nvidia-smi knows, from its ``--help-query-gpu`` text.
+
+    Asking for a field the driver does not know makes nvidia-smi print an error instead of data,
+    so the exporter asks only for names listed in the help. Raises TelemetryError when the text
+    is not that help or lacks ``index``.
+    """
+    if not isinstance(help_text, str):
+        raise TelemetryError("nvidia-smi --help-query-gpu output must be text")
+    known = set()
+    for line in help_text.splitlines():
+        if _SMI_HELP_NAMES.match(line.strip()):
+            known.update(re.findall(r'"([^"]+)"', line))
+    if "index" not in known:
+        raise TelemetryError("not nvidia-smi --help-query-gpu output (no \"index\" field): %r" % _excerpt(help_text))
+    fields = []
+    for choices in _SMI_WANTED:
+        for name in choices:
+            if name in known:
+                fields.append(name)
+                break
+    return fields
+
 
 # header name (as nvidia-smi prints it, units stripped) -> canonical query name
 _SMI_ALIASES = {

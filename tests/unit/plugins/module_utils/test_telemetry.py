@@ -20,6 +20,7 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.telemetry im
     TelemetryError,
     decode_clock_event_reasons,
     linux_record,
+    nvidia_smi_query_fields,
     parse_cpu_list,
     parse_meminfo,
     parse_nvidia_smi_csv,
@@ -361,6 +362,30 @@ def test_fuzz_nvidia_smi_cut_or_garbage_never_leaks_another_exception(data):
             parse_nvidia_smi_csv(block)
     except TelemetryError:
         pass
+
+
+def test_query_fields_are_chosen_from_the_drivers_own_help():
+    fields = nvidia_smi_query_fields((SMI / "h200_help_query_gpu.txt").read_text())
+    assert fields[:3] == ["timestamp", "index", "name"]
+    assert "clocks_event_reasons.active" in fields and "power.draw.average" in fields
+    assert "enforced.power.limit" in fields and "power.limit" not in fields
+
+
+def test_query_fields_fall_back_to_older_driver_names():
+    help_text = (SMI / "h200_help_query_gpu.txt").read_text()
+    old = "\n".join(line for line in help_text.splitlines()
+                    if not line.startswith(('"clocks_event_reasons.active"', '"power.draw.average"',
+                                            '"power.draw.instant"', '"enforced.power.limit"')))
+    old += '\n"clocks_throttle_reasons.active"\nBitmask.\n"power.limit"\nLimit.\n'
+    fields = nvidia_smi_query_fields(old)
+    assert "clocks_throttle_reasons.active" in fields and "power.limit" in fields
+    assert "power.draw.average" not in fields
+
+
+@pytest.mark.parametrize("text", ["", "nvidia-smi: command not found", b"\"index\""])
+def test_query_fields_refuse_text_that_is_not_the_help(text):
+    with pytest.raises(TelemetryError):
+        nvidia_smi_query_fields(text)
 
 
 # ---------------------------------------------------------------------------------------------
