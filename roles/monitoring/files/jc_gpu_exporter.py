@@ -303,9 +303,11 @@ class RecordCollector(object):
             last.add_metric((), updated)
             yield last
         for name, documentation, value in (
-                ("jc_telemetry_samples", "Samples parsed.", samples),
-                ("jc_telemetry_parse_errors", "Lines or samples that failed to parse.", errors),
-                ("jc_telemetry_source_restarts", "Times the source process exited and was restarted.", restarts)):
+                # "_total" given here: prometheus_client >= 0.4 strips and re-adds it, older ones
+                # keep the name as given, so the sample is called the same with both.
+                ("jc_telemetry_samples_total", "Samples parsed.", samples),
+                ("jc_telemetry_parse_errors_total", "Lines or samples that failed to parse.", errors),
+                ("jc_telemetry_source_restarts_total", "Times the source process exited and was restarted.", restarts)):
             counter = CounterMetricFamily(name, documentation)
             counter.add_metric((), value)
             yield counter
