@@ -17,6 +17,8 @@ stage_end
 stage_start "bootstrap: controller tools"
 # rsync: the nfs_server role copies datasets with ansible.posix.synchronize (molecule/nfs_kernel).
 apt_ensure rsync
+# prometheus: its promtool checks and unit-tests roles/monitoring's alert rules (unit stage).
+apt_ensure prometheus
 stage_end
 
 stage_start "bootstrap: docker engine"
