@@ -43,13 +43,34 @@ def test_two_way_run_used_both_nodes(results):
     assert hosts == ["gpu-node1-0", "gpu-node2-1"]
 
 
+def pod_results(workload, jobs):
+    """Each pod's own result line (index, images, seconds), read straight from the kept logs."""
+    found = []
+    for log in sorted((REPORT / "logs" / ("%s-%d" % (workload, jobs))).glob("*.log")):
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        mine = [line for line in lines if isinstance(line, dict) and {"index", "images", "seconds"} <= set(line)]
+        assert len(mine) == 1, "%s: %d result lines" % (log, len(mine))
+        found.append(mine[0])
+    return found
+
+
 @pytest.mark.parametrize("workload", ["synthetic", "files"])
-def test_numbers_are_consistent(results, workload):
+def test_numbers_match_the_pod_logs(results, workload):
+    # Expected values from the pods' own lines, not from the aggregate's other fields: a wrong
+    # makespan, image count or baseline cannot agree with itself here.
+    baseline = pod_results(workload, 1)
+    baseline_throughput = sum(p["images"] for p in baseline) / max(p["seconds"] for p in baseline)
     for jobs, agg in runs(results, workload).items():
-        assert agg["throughput"] == pytest.approx(agg["images"] / agg["makespan_seconds"])
-        assert agg["speedup"] == pytest.approx(agg["throughput"] / runs(results, workload)[1]["throughput"])
-        assert agg["efficiency"] == pytest.approx(agg["speedup"] / jobs)
-        assert agg["imbalance"] >= 1.0
+        pods = pod_results(workload, jobs)
+        assert sorted(p["index"] for p in pods) == list(range(jobs))
+        images = sum(p["images"] for p in pods)
+        makespan = max(p["seconds"] for p in pods)
+        assert agg["images"] == images
+        assert agg["makespan_seconds"] == pytest.approx(makespan)
+        assert agg["throughput"] == pytest.approx(images / makespan)
+        assert agg["imbalance"] == pytest.approx(makespan / min(p["seconds"] for p in pods))
+        assert agg["speedup"] == pytest.approx(images / makespan / baseline_throughput)
+        assert agg["efficiency"] == pytest.approx(images / makespan / baseline_throughput / jobs)
 
 
 def test_baseline_has_speedup_one(results):
