@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Scripts copied to or run on the boards (and inside the l4t-pytorch image).
-TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/*.py"))
+TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/**/*.py"))  # jc_infer/ is a package
 
 
 def test_there_are_target_programs_to_check():
