@@ -65,7 +65,7 @@ class ActionModule(ActionBase):
                               % ", ".join(sorted(job)))
                 return result
             pending[index] = {"jid": jid, "container": "%s%d" % (args["container_prefix"], index)}
-        ended = {}
+        ended, last = {}, {}
         start = time.time()
         try:
             while pending:
@@ -84,6 +84,11 @@ class ActionModule(ActionBase):
                     break
                 for index in sorted(pending):
                     progress = pod_progress(self._log_tail(pending[index]["container"]))
+                    if progress["state"] == "starting" and index in last:
+                        # The log is gone (the container ended and was removed before its job
+                        # reported back): keep what it last said.
+                        progress = last[index]
+                    last[index] = progress
                     display.display("  " + describe_progress("index %d on %s" % (index, worker), progress, elapsed))
                 time.sleep(args["delay"])
         finally:

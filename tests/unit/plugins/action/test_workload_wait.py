@@ -13,7 +13,7 @@ RUNNING = "[jc_infer] files on cpu (cpu): batch 8, fp32, decode cpu, 1 worker(s)
           "[jc_infer] 16/41 images, 0.7 img/s\n"
 
 
-def make_action(args, statuses, logs=RUNNING):
+def make_action(args, statuses, logs=(RUNNING,)):
     """An action whose async_status answers come from statuses[jid] (a list, one per poll)."""
     task = Task()
     task.args = args
@@ -28,7 +28,8 @@ def make_action(args, statuses, logs=RUNNING):
 
     def low_level(command, **_kwargs):
         calls["logs"].append(command)
-        return {"rc": 0, "stdout": "", "stderr": logs}
+        text = logs[min(len(calls["logs"]), len(logs)) - 1]
+        return {"rc": 0 if text else 1, "stdout": "", "stderr": text}
 
     action._execute_module = execute_module
     action._low_level_execute_command = low_level
@@ -87,3 +88,13 @@ def test_jobs_must_be_results_of_the_async_start(shown):
     action, _ = make_action({"jobs": [{"index": 0}], "container_prefix": "c-", "timeout": 60}, {})
     result = action.run(task_vars={})
     assert result["failed"] is True and "item (its job index) and ansible_job_id" in result["msg"]
+
+
+def test_a_log_that_is_gone_keeps_the_last_progress(shown):
+    # cleanup: true removes an ended container before its async job reports back
+    action, _ = make_action({"jobs": started(0), "container_prefix": "c-", "timeout": 600, "worker": "w"},
+                            {"j0": [{"finished": 0}, {"finished": 0}, {"finished": 1, "status": 0}]},
+                            logs=(RUNNING, ""))
+    action.run(task_vars={})
+    progress = [line.strip() for line in shown if line.strip().startswith("index 0 on w: 16/41")]
+    assert len(progress) == 2 and not any("starting" in line for line in shown)
