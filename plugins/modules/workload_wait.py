@@ -13,13 +13,13 @@ module: workload_wait
 short_description: Wait for the inference workload's containers on a host, showing each one's progress
 version_added: 0.2.0
 description:
-  - Waits for the async jobs (C(async), C(poll: 0)) that run the workload's containers on the
+  - Waits for the async jobs (C(async) with C(poll=0)) that run the workload's containers on the
     host the task runs on (the Docker runner of the C(edgeai.jetson_cluster.gpu_workloads) role),
     and prints one line per still-running container and poll, read from its log with
     C(docker logs) (images done of its share, images per second, seconds waited), so that a
     wait reads as progress and not, as an C(until) loop prints it, as C(FAILED - RETRYING).
   - Returns each job's final C(async_status) result; a job still running at O(timeout) is
-    returned with C(finished=false). It does not fail for a failed container: judge RV(results).
+    returned with C(finished=false). It does not fail for a failed container (judge RV(results)).
   - This is an action plugin; it runs on the controller and executes C(async_status) and
     C(docker logs) on the host.
 author:
