@@ -32,11 +32,13 @@ if [ -f "$HERE/dq/deviceQuery.cpp" ]; then
   cat "$OUT/dq_build.txt" >> "$OUT/dq_meta.txt"; rm -f "$OUT/dq_build.txt"
 fi
 
-# The programs sit beside this script when carried; in a checkout they are in their roles.
-INFER=$HERE/jc_infer.py; [ -f "$INFER" ] || INFER=$HERE/../roles/gpu_workloads/files/jc_infer.py
+# The programs sit beside this script when carried (jc_infer/, benchmark.py, jc_dataset.py); in a
+# checkout they are in their roles and in plugins/module_utils.
+INFER=$HERE; [ -d "$INFER/jc_infer" ] || INFER=$HERE/../roles/gpu_workloads/files
+MODULE_UTILS=$HERE; [ -f "$MODULE_UTILS/benchmark.py" ] || MODULE_UTILS=$HERE/../plugins/module_utils
 DATASET=$HERE/jc_dataset.py; [ -f "$DATASET" ] || DATASET=$HERE/../roles/nfs_server/files/jc_dataset.py
 mkdir -p /tmp/bench_out
-timeout "${BENCH_TIMEOUT:-540}" python3 "$HERE/gpu_bench.py" --infer "$INFER" \
+timeout "${BENCH_TIMEOUT:-540}" python3 "$HERE/gpu_bench.py" --infer "$INFER" --module-utils "$MODULE_UTILS" \
   --dataset-tool "$DATASET" --work /tmp/jcbench --out /tmp/bench_out "$@" 2>&1 | tee "$OUT/bench.log"
 cp /tmp/bench_out/results.json "$OUT/results.json" 2>/dev/null
 tar -czf "$OUT/logs.tgz" -C /tmp/bench_out logs 2>/dev/null

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Measure the inference workload on a GPU machine, side by side, and write the raw results.
 
-    gpu_bench.py --infer roles/gpu_workloads/files/jc_infer.py \
-                 --dataset-tool roles/nfs_server/files/jc_dataset.py --work /tmp/jcbench --out OUT
+    gpu_bench.py --dataset-tool roles/nfs_server/files/jc_dataset.py --work /tmp/jcbench --out OUT
+
+jc_infer (the workload package, roles/gpu_workloads/files/jc_infer/) and the aggregation of the
+benchmark_aggregate module (plugins/module_utils/benchmark.py) are imported from this checkout,
+or from the directories --infer and --module-utils name (copies carried to a GPU machine).
 
 Stages (--stages, comma-separated, default all):
   env      machine, driver, versions, CPU count, whether DALI imports
@@ -12,11 +15,12 @@ Stages (--stages, comma-separated, default all):
            bf16), nvJPEG batched decode alone, decode + GPU crop/resize, the serial (no overlap) GPU
            pipeline, Pillow decode per core, pinned host-to-device copy, the reference-style per-image
            loop (Pillow, fp32, batch 1)
-  e2e      jc_infer.py as separate processes, exactly as a pod runs it, in each decode mode
+  e2e      python3 -m jc_infer as separate processes, exactly as a pod runs it, in each decode mode
   hw       NVIDIA nvImageCodec (hardware JPEG decoder) when importable: decode alone, decode + GPU
            crop/resize, and jc_infer with DECODE=nvimgcodec beside DECODE=gpu and the ceiling, in one run
-  multi    when >= 2 GPUs: N independent jc_infer.py processes, one per GPU (CUDA_VISIBLE_DEVICES),
-           partitioned by JOB_COMPLETION_INDEX, aggregated against the 1-GPU run
+  multi    when >= 2 GPUs: N independent jc_infer processes, one per GPU (CUDA_VISIBLE_DEVICES),
+           partitioned by JOB_COMPLETION_INDEX, aggregated against the 1-GPU run by the same code
+           as the cluster's benchmark (module_utils/benchmark.py)
 Every measurement is repeated (--repeats) and reported with its median. Results go to OUT/results.json
 after every stage, so a run cut short still leaves what it measured. benchmarks/report.py turns the
 file into the tables and the plot of docs/benchmarks.md.
@@ -25,7 +29,6 @@ file into the tables and the plot of docs/benchmarks.md.
 from __future__ import division, print_function
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -35,6 +38,11 @@ import sys
 import time
 
 RESULTS = {}
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Where jc_infer and module_utils/benchmark.py are, unless --infer / --module-utils say otherwise.
+DEFAULT_INFER = os.path.join(ROOT, "roles", "gpu_workloads", "files")
+DEFAULT_MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 
 
 def log(msg):
@@ -55,13 +63,6 @@ def median_of(samples):
     return {"median": statistics.median(samples), "samples": samples}
 
 
-def load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -69,32 +70,14 @@ def sh(cmd):
         return "failed: %s" % exc
 
 
-# --- aggregation: the benchmark_aggregate definitions (issue 7) -------------------------------
+# --- aggregation: plugins/module_utils/benchmark.py, the benchmark_aggregate module's own code ---
 
-def aggregate(pods, baseline=None):
-    """images, makespan (slowest pod), throughput = images / makespan, imbalance = slowest / fastest,
-    speedup = throughput / baseline throughput, efficiency = speedup / pods."""
-    seconds = [p["seconds"] for p in pods]
-    images = sum(p["images"] for p in pods)
-    makespan = max(seconds)
-    out = {"pods": len(pods), "images": images, "errors": sum(p.get("errors", 0) for p in pods),
-           "makespan_seconds": makespan, "throughput": images / makespan if makespan else 0.0,
-           "imbalance": max(seconds) / min(seconds) if min(seconds) > 0 else None,
-           "per_pod": sorted(({"index": p["index"], "images": p["images"], "seconds": p["seconds"],
-                               "throughput": p["throughput"]} for p in pods), key=lambda p: p["index"])}
-    if baseline:
-        base = baseline["images"] / baseline["seconds"]
-        out["speedup"] = out["throughput"] / base
-        out["efficiency"] = out["speedup"] / len(pods)
-    return out
-
-
-def _check_aggregate():
-    # The reference cluster (issue 7): 1200 images in 150 s on one node; 3 pods of 400, slowest 99 s.
-    pods = [{"index": i, "images": 400, "seconds": s, "throughput": 400 / s} for i, s in enumerate((99, 90, 95))]
-    agg = aggregate(pods, {"images": 1200, "seconds": 150})
-    assert abs(agg["throughput"] - 12.12) < 0.01 and abs(agg["speedup"] - 1.515) < 0.01
-    assert abs(agg["efficiency"] - 0.505) < 0.01
+def aggregate_pods(pods, baseline):
+    """The N-way run's numbers against the 1-GPU run, as the cluster's benchmark computes them:
+    throughput = images / makespan (slowest pod), imbalance = slowest / fastest, speedup =
+    throughput / baseline throughput, efficiency = speedup / pods."""
+    import benchmark  # plugins/module_utils/benchmark.py, on sys.path (main)
+    return benchmark.aggregate([dict(p) for p in pods], expected_jobs=len(pods), baseline=baseline)
 
 
 # --- env ----------------------------------------------------------------------------------------
@@ -220,7 +203,8 @@ class Micro(object):
         import torch
         if not torch.cuda.is_available():
             raise RuntimeError("no CUDA device: the micro stages measure the GPU")
-        self.jc = load_module(args.infer, "jc_infer")
+        import jc_infer
+        self.jc = jc_infer
         self.dev = torch.device("cuda", 0)
         self.unique = os.path.join(args.work, "unique")
         self.names = sorted(n for n in os.listdir(self.unique) if n.endswith(".jpg"))
@@ -448,7 +432,7 @@ def stage_reference(args):
     torch.cuda.empty_cache()
 
 
-# --- end to end: jc_infer.py as processes -----------------------------------------------------
+# --- end to end: python3 -m jc_infer as processes -----------------------------------------------------
 
 def run_infer(args, env, gpu, label, log_name):
     full = dict(os.environ)
@@ -457,7 +441,9 @@ def run_infer(args, env, gpu, label, log_name):
     full["PYTHONUNBUFFERED"] = "1"
     err = open(os.path.join(args.out, "logs", log_name), "w")
     t = time.time()
-    proc = subprocess.Popen([sys.executable, args.infer], env=full, stdout=subprocess.PIPE, stderr=err, text=True)
+    full["PYTHONPATH"] = os.pathsep.join([args.infer] + [p for p in [full.get("PYTHONPATH")] if p])
+    proc = subprocess.Popen([sys.executable, "-m", "jc_infer"], env=full, stdout=subprocess.PIPE, stderr=err,
+                            text=True)
     return proc, t, err, label
 
 
@@ -494,7 +480,7 @@ E2E_DEFAULT = "gpu_decode_b256,gpu_decode_b256_conn8,cpu_decode_b256,synthetic_b
 
 
 def stage_e2e(args):
-    """jc_infer.py processes, one variant after another (--e2e picks them, in this order)."""
+    """jc_infer processes, one variant after another (--e2e picks them, in this order)."""
     view = os.path.join(args.work, "view")
     base = {"WORKLOAD_MODE": "files", "IMAGE_DIR": view, "BATCH_SIZE": 256, "DEVICE": args.device}
     images = RESULTS["dataset"]["view_images"]
@@ -613,7 +599,7 @@ def stage_multi(args):
                                "multi_w%d_n%d_r%d_i%d.log" % (workers, gpus, r, i)) for i in range(gpus)]
             pods = [finish(p) for p in procs]
             wall = time.time() - t
-            agg = aggregate(pods, {"images": base_run["images"], "seconds": base_run["seconds"]})
+            agg = aggregate_pods(pods, {"images": base_run["images"], "seconds": base_run["seconds"]})
             agg["wall_seconds"] = wall
             agg["wall_speedup"] = base_run["wall_seconds"] / wall
             agg["pods_raw"] = pods
@@ -639,7 +625,9 @@ STAGES = ("env", "dataset", "ceiling", "decode", "host", "reference", "e2e", "hw
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--infer", required=True)
+    parser.add_argument("--infer", default=DEFAULT_INFER, help="directory holding the jc_infer package")
+    parser.add_argument("--module-utils", default=DEFAULT_MODULE_UTILS,
+                        help="directory holding benchmark.py (the collection's plugins/module_utils)")
     parser.add_argument("--dataset-tool", required=True)
     parser.add_argument("--work", default="/tmp/jcbench")
     parser.add_argument("--out", required=True)
@@ -657,9 +645,11 @@ def main():
     parser.add_argument("--reference-seconds", type=float, default=4.0)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to build)")
     args = parser.parse_args()
-    _check_aggregate()
+    args.infer, args.module_utils = os.path.abspath(args.infer), os.path.abspath(args.module_utils)
+    sys.path[:0] = [args.infer, args.module_utils]
+    import jc_infer
     # The in-process stages use the queue count jc_infer sets for itself, before CUDA starts.
-    load_module(args.infer, "jc_infer").set_cuda_connections()
+    jc_infer.set_cuda_connections()
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     prev = os.path.join(args.out, "results.json")

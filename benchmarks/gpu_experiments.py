@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Experiments behind docs/benchmarks.md that did not go into the workload (jc_infer.py): kept so that
+"""Experiments behind docs/benchmarks.md that did not go into the workload (jc_infer): kept so that
 benchmarks/overlap_probe.py can measure them again.
 
 NvjpegDecoder  nvJPEG's batched hardware decode called directly through ctypes, with PyTorch's

@@ -46,7 +46,8 @@ def log(msg):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset-tool", required=True)
-    ap.add_argument("--infer", default=os.path.join(HERE, "..", "roles", "gpu_workloads", "files", "jc_infer.py"))
+    ap.add_argument("--infer", default=os.path.join(HERE, "..", "roles", "gpu_workloads", "files"),
+                    help="directory holding the jc_infer package")
     ap.add_argument("--out", required=True)
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--batch", type=int, default=256)
@@ -68,11 +69,8 @@ def main():
                           "nvidia-smi --query-gpu=compute_mode,name,driver_version --format=csv,noheader",
                           shell=True, capture_output=True, text=True).stdout.strip()}
 
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("jc_infer", args.infer)
-    jc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(jc)
-    sys.path.insert(0, HERE)
+    sys.path[:0] = [os.path.abspath(args.infer), HERE]
+    import jc_infer as jc
     import gpu_experiments as gx
     import torch
     import torchvision

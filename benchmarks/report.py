@@ -107,7 +107,7 @@ def tables(runs):
         out.append("| `%s` | %s |" % (key, " | ".join(cells)))
     out.append("")
 
-    out.append("### End to end, from JPEG files to predictions (jc_infer.py processes, median of the runs)\n")
+    out.append("### End to end, from JPEG files to predictions (jc_infer processes, median of the runs)\n")
     out.append("| run | mode | img/s (median) | samples | % of ceiling | warm-up s | start-up s |")
     out.append("| --- | --- | ---: | --- | ---: | ---: | ---: |")
     for name in sorted(runs):

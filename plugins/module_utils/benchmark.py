@@ -299,3 +299,44 @@ def aggregate(results, expected_jobs=None, baseline=None):
                                  % (_value(reference), _value(summary["throughput"])))
         summary["efficiency"] = summary["speedup"] / summary["pods"]
     return summary
+
+
+def aggregate_runs(runs):
+    """Aggregate every run of a benchmark at once, each against its workload's baseline.
+
+    ``runs``: the runs in the order they ran, each a mapping with ``workload`` (a name),
+    ``jobs`` (its job count) and either ``src`` (a log file or directory, see read_src) or
+    ``results`` (see aggregate); other keys (``logs``, ...) are passed through. The first run
+    of each workload is that workload's baseline: the others are compared with it, and it with
+    itself (speedup 1.0). A run with a missing job index fails, naming the run: its numbers
+    would cover part of the dataset only.
+    Returns a list of {workload, jobs, <passed-through keys>, aggregate}, in the input's order.
+    """
+    if not isinstance(runs, list) or not runs:
+        raise BenchmarkError("runs must be a non-empty list of {workload, jobs, src or results}")
+    baselines = {}
+    out = []
+    for position, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise BenchmarkError("runs[%d] must be a mapping, got %s" % (position, type(run).__name__))
+        workload, jobs = run.get("workload"), run.get("jobs")
+        if not isinstance(workload, str) or not workload or not _is_int(jobs) or jobs < 1:
+            raise BenchmarkError("runs[%d] needs a workload name and a job count >= 1, got workload=%r jobs=%r"
+                                 % (position, workload, jobs))
+        name = "%s x%d" % (workload, jobs)
+        if ("src" in run) == ("results" in run):
+            raise BenchmarkError("%s: give exactly one of src and results" % name)
+        try:
+            results = read_src(run["src"]) if "src" in run else run["results"]
+            summary = aggregate(results, expected_jobs=jobs)
+            if summary["missing_indices"]:
+                raise BenchmarkError("no result from job index(es) %s"
+                                     % ", ".join(str(i) for i in summary["missing_indices"]))
+            baseline = baselines.setdefault(workload, summary)
+            summary = aggregate(results, expected_jobs=jobs, baseline=baseline)
+        except BenchmarkError as exc:
+            raise BenchmarkError("%s%s: %s" % (name, " (%s)" % run["src"] if "src" in run else "", exc))
+        entry = dict((key, value) for key, value in run.items() if key not in ("src", "results"))
+        entry["aggregate"] = summary
+        out.append(entry)
+    return out

@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Scripts and packages (jc_pipeline) copied to or run on the boards (and inside the images), and the
-# module_utils that the monitoring role copies beside its GPU exporter.
-TARGET_PROGRAMS = (
-    sorted(ROOT.glob("roles/*/files/*.py"))
-    + sorted(ROOT.glob("roles/*/files/*/*.py"))
-    + [ROOT / "plugins/module_utils/telemetry.py"]
-)
+# Scripts and packages (jc_infer, jc_pipeline) copied to or run on the boards (and inside the
+# images), and the module_utils that the monitoring role copies beside its GPU exporter.
+TARGET_PROGRAMS = sorted(ROOT.glob("roles/*/files/**/*.py")) + [ROOT / "plugins/module_utils/telemetry.py"]
 
 
 def test_there_are_target_programs_to_check():

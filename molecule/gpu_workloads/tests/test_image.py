@@ -57,3 +57,13 @@ def test_staged_dataset_matches_the_nfs_servers(host):
 def test_staged_dataset_holds_the_images_and_the_corrupt_file(host):
     names = host.check_output("ls /srv/jc-images").split()
     assert len([n for n in names if n.endswith(".jpg")]) == 41 and "zz_corrupt.jpg" in names
+
+
+def test_image_starts_the_workload_package_as_a_module(host):
+    config = json.loads(host.check_output("docker image inspect --format '{{json .Config}}' %s", IMAGE))
+    assert config["Entrypoint"] == ["python3", "-m", "jc_infer"] and config["WorkingDir"] == "/opt/edgeai-jc"
+
+
+def test_image_holds_the_package_and_no_bytecode_of_the_controller(host):
+    files = host.check_output("docker run --rm --network none --entrypoint ls %s /opt/edgeai-jc/jc_infer", IMAGE).split()
+    assert "__main__.py" in files and "decoders.py" in files and "__pycache__" not in files

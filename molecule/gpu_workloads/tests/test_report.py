@@ -91,3 +91,11 @@ def test_every_pod_log_was_kept():
     logs = sorted(str(p.relative_to(REPORT / "logs")) for p in (REPORT / "logs").glob("*/*.log"))
     assert logs == ["files-1/index-0.log", "files-2/index-0.log", "files-2/index-1.log",
                     "synthetic-1/index-0.log", "synthetic-2/index-0.log", "synthetic-2/index-1.log"]
+
+
+def test_report_says_the_nodes_share_this_machines_cpus(results):
+    # Both "nodes" are containers of the test machine: one kernel boot ID.
+    probes = results["host_sharing"]["probes"]
+    assert len(probes) == 2 and probes[0][0] == probes[1][0]
+    text = (REPORT / "report.md").read_text()
+    assert "## The workers share one machine's CPUs" in text and "What they do not show" in text

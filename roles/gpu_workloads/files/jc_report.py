@@ -8,12 +8,18 @@
 
 results.json is written by the gpu_workloads role (tasks/benchmark.yml):
     {"version": 1, "created", "runner", "image", "image_id", "workers", "settings",
+     "host_sharing": {"workers": [...], "probes": [[kernel boot ID, CPUs, cgroup cpu.max], ...],
+                      "controller_boot_id"},
      "runs": [{"workload", "jobs", "logs", "aggregate": <benchmark_aggregate result>}, ...]}
+(runs as edgeai.jetson_cluster.benchmark_aggregate returns them with its runs option).
 The first run of each workload is its baseline. report.md has one table per workload (nodes,
 images, makespan, throughput, speedup, efficiency, imbalance, errors) and the per-pod rows;
 benchmark.png shows throughput and speedup against the number of nodes, and every pod's
-timed window as a bar. Runs on the controller; needs matplotlib. Prints one JSON line
-{"changed": bool, "files": [...]} and exits 0, or 2 on bad input.
+timed window as a bar. When workers report the same kernel boot ID (containers of one machine,
+as in the lab) the report says that they share that machine's CPUs, and what the numbers then
+do and do not show. Runs on the controller; needs matplotlib. Prints one JSON line
+{"changed": bool, "files": [...], "summary": one line for the console} and exits 0, or 2 on
+bad input.
 """
 
 from __future__ import division, print_function
@@ -102,6 +108,99 @@ def pod_rows(run):
     return rows
 
 
+def _cpu_quota(text):
+    """CPUs a cgroup may use from cpu.max ("max 100000", "150000 100000") or cgroup v1's
+    cfs_quota_us ("-1", "200000", period 100000 assumed); None when unlimited or unknown."""
+    parts = str(text or "").split()
+    try:
+        if len(parts) == 2 and parts[0] != "max":
+            return int(parts[0]) / float(int(parts[1]))
+        if len(parts) == 1 and int(parts[0]) > 0:
+            return int(parts[0]) / 100000.0
+    except ValueError:
+        pass
+    return None
+
+
+def host_sharing(results):
+    """Which workers share a machine: {"groups": [[worker, ...] per kernel boot ID shared by more
+    than one worker], "cpus": {worker: CPUs seen}, "quota": {worker: CPU quota or None},
+    "with_controller": bool, "known": bool (every worker answered)}."""
+    data = results.get("host_sharing") or {}
+    workers = data.get("workers") or []
+    probes = data.get("probes") or []
+    by_boot, cpus, quota = {}, {}, {}
+    known = bool(workers) and len(probes) == len(workers)
+    for worker, probe in zip(workers, probes):
+        probe = [str(line).strip() for line in (probe or [])]
+        if len(probe) < 2 or len(probe[0]) < 8:
+            known = False
+            continue
+        by_boot.setdefault(probe[0], []).append(worker)
+        try:
+            cpus[worker] = int(probe[1])
+        except ValueError:
+            pass
+        quota[worker] = _cpu_quota(probe[2]) if len(probe) > 2 else None
+    groups = [sorted(names) for names in by_boot.values() if len(names) > 1]
+    controller = str(data.get("controller_boot_id") or "").strip()
+    return {"groups": groups, "cpus": cpus, "quota": quota, "known": known,
+            "with_controller": bool(controller) and controller in by_boot}
+
+
+def host_sharing_lines(results):
+    """The report's paragraph on where the workers ran (nothing when the role could not tell)."""
+    sharing = host_sharing(results)
+    if not sharing["groups"]:
+        if sharing["known"]:
+            return ["- Workers: separate machines (each reports its own kernel boot ID); CPUs: %s."
+                    % ", ".join("%s %d" % item for item in sorted(sharing["cpus"].items()))]
+        return []
+    lines = ["", "## The workers share one machine's CPUs", ""]
+    for group in sharing["groups"]:
+        cpus = sorted(set(sharing["cpus"].get(worker) for worker in group if worker in sharing["cpus"]))
+        quotas = sorted(set(sharing["quota"].get(worker) for worker in group))
+        if quotas == [None]:
+            limit = "no CPU quota (each may use every core)"
+        else:
+            limit = "a cgroup CPU quota of %s CPUs" % "/".join("%g" % q if q else "no" for q in quotas)
+        lines.append("**%s run on one kernel** (the same kernel boot ID: containers or VMs of one host%s), "
+                     "which shows %s CPU(s) to each, with %s." % (
+                         ", ".join(group), ", the controller's too" if sharing["with_controller"] else "",
+                         "/".join(str(c) for c in cpus) or "?", limit))
+    lines.extend([
+        "",
+        "An N-way run then divides the same cores among N pods: throughput cannot grow with the number "
+        "of nodes, and a speedup near 1.0 (or a little below: N processes load torch and the model, and "
+        "compete for memory bandwidth) is what this setup allows, not a fault of the workload or of "
+        "the partitioning.",
+        "",
+        "- What the numbers show: every job index ran and reported once, each pod processed its share "
+        "(images, errors, per-pod rows), corrupt images were counted, and how evenly the work was split "
+        "(imbalance); the whole path from image build to report works.",
+        "- What they do not show: how the cluster scales. Speedup and efficiency measure scaling only "
+        "when each worker has CPUs (and a GPU) of its own: run the benchmark on the boards for that.",
+    ])
+    return lines
+
+
+def summary_line(results):
+    """One line for the end of the playbook: each run's throughput and speedup, and a warning when
+    the workers share a machine's CPUs."""
+    parts = []
+    for workload in workloads(results):
+        runs = ["x%d %s img/s%s" % (run["jobs"], _num(run["aggregate"]["throughput"], 1),
+                                    "" if run["aggregate"].get("speedup") is None or index == 0 else
+                                    " (speedup %s)" % _num(run["aggregate"]["speedup"], 2))
+                for index, run in enumerate(runs_of(results, workload))]
+        parts.append("%s %s" % (workload, ", ".join(runs)))
+    text = "; ".join(parts)
+    if host_sharing(results)["groups"]:
+        text += (". The workers share one machine's CPUs, so the speedup does not measure scaling"
+                 " (see the report)")
+    return text
+
+
 def _num(value, digits):
     if value is None:
         return "-"
@@ -129,6 +228,7 @@ def render_markdown(results):
         lines.append("- Settings: " + ", ".join("%s=%s" % item for item in sorted(settings.items())))
     lines.append("- Throughput = images / makespan (the slowest pod's timed window); speedup against the "
                  "first row; efficiency = speedup / nodes; imbalance = slowest / fastest pod.")
+    lines.extend(host_sharing_lines(results))
     for workload in workloads(results):
         runs = runs_of(results, workload)
         lines.extend(["", "## %s" % TITLES.get(workload, workload), ""])
@@ -244,7 +344,7 @@ def main(argv=None):
     except ReportError as exc:
         print(json.dumps({"changed": False, "error": str(exc)}))
         return 2
-    print(json.dumps({"changed": changed, "files": [report, plot]}))
+    print(json.dumps({"changed": changed, "files": [report, plot], "summary": summary_line(results)}))
     return 0
 
 

@@ -160,10 +160,16 @@ def test_jetson_dockerfile_adds_only_the_program_to_l4t_pytorch():
     lines = [line for line in render("Dockerfile.j2").splitlines() if line and not line.startswith("#")]
     assert lines == [
         "FROM nvcr.io/nvidia/l4t-pytorch:r32.7.1-pth1.10-py3",
-        "COPY jc_infer.py /opt/edgeai-jc/jc_infer.py",
+        "COPY jc_infer/ /opt/edgeai-jc/jc_infer/",
         "ENV PYTHONUNBUFFERED=1",
-        'ENTRYPOINT ["python3", "/opt/edgeai-jc/jc_infer.py"]',
+        "WORKDIR /opt/edgeai-jc",
+        'ENTRYPOINT ["python3", "-m", "jc_infer"]',
     ]
+
+
+def test_job_runs_the_package_as_the_image_does():
+    container = job()["spec"]["template"]["spec"]["containers"][0]
+    assert (container["command"], container["workingDir"]) == (["python3", "-m", "jc_infer"], "/opt/edgeai-jc")
 
 
 def test_debian_dockerfile_installs_the_torch_packages():

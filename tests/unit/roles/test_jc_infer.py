@@ -1,22 +1,21 @@
-"""Behaviour of roles/gpu_workloads/files/jc_infer.py, the inference workload.
+"""Behaviour of roles/gpu_workloads/files/jc_infer/, the inference workload (a package run as
+python3 -m jc_infer; pytest.ini puts its parent directory on sys.path).
 
 The core (settings, file list, partition, result line, error accounting) needs no torch and runs
 everywhere; the tests at the end that run the model need torch and are skipped without it.
 """
 
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import jc_infer
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "gpu_workloads" / "files" / "jc_infer.py"
-_spec = importlib.util.spec_from_file_location("jc_infer", SCRIPT)
-jc_infer = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(jc_infer)
+PACKAGE_PARENT = Path(__file__).resolve().parents[3] / "roles" / "gpu_workloads" / "files"
 
 CONTRACT_KEYS = {"index", "total_jobs", "images", "errors", "seconds", "warmup_seconds", "throughput",
                  "device", "batch_size", "precision", "hostname", "mode", "decode", "startup_seconds"}
@@ -32,11 +31,12 @@ def write_jpeg(path, size=(500, 375), mode="RGB", seed=0):
 
 
 def run_script(*args, env=None):
-    """Run jc_infer.py as the cluster does; returns (exit code, parsed stdout lines, stderr)."""
+    """Run python3 -m jc_infer as the image does; returns (exit code, parsed stdout lines, stderr)."""
     names = {setting[0] for setting in jc_infer.SETTINGS}
     full_env = {k: v for k, v in os.environ.items() if k not in names}
+    full_env["PYTHONPATH"] = str(PACKAGE_PARENT)  # as the image's ENV PYTHONPATH
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, str(SCRIPT)] + [str(a) for a in args], env=full_env,
+    proc = subprocess.run([sys.executable, "-m", "jc_infer"] + [str(a) for a in args], env=full_env,
                           capture_output=True, text=True, timeout=300, check=False)
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     return proc.returncode, lines, proc.stderr
@@ -168,6 +168,39 @@ def test_plan_caps_files_before_partitioning(tmp_path):
     plan = jc_infer.plan_work(settings)
     assert (plan["start"], plan["end"], plan["dataset_count"]) == (3, 7, 10)
     assert [os.path.basename(f) for f in plan["files"]] == ["img_03.jpg", "img_04.jpg", "img_05.jpg", "img_06.jpg"]
+
+
+def test_empty_image_dir_exits_2_naming_the_directory(tmp_path):
+    # An NFS mount point that is not mounted: the directory is there, the images are not.
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(tmp_path), "DEVICE": "cpu"})
+    assert rc == 2, err
+    assert lines[-1]["images"] == 0 and str(tmp_path) in lines[-1]["error"]
+    assert "holds no JPEG images" in lines[-1]["error"] and "ERROR" in err
+
+
+def test_fewer_images_than_the_manifest_lists_exits_2_with_both_counts(tmp_path):
+    for i in range(3):
+        (tmp_path / ("img_%02d.jpg" % i)).write_bytes(b"x")
+    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 100, "files": []}')
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(tmp_path), "DEVICE": "cpu"})
+    assert rc == 2, err
+    message = lines[-1]["error"]
+    assert str(tmp_path) in message and "holds 3 JPEG images" in message and "lists 100" in message
+
+
+def test_empty_directory_with_an_empty_manifest_is_still_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 0, "files": []}')
+    settings = jc_infer.parse_settings(["--image-dir", str(tmp_path)], environ={})
+    with pytest.raises(jc_infer.SettingsError, match="holds no JPEG images"):
+        jc_infer.plan_work(settings)
+
+
+def test_more_images_than_the_manifest_lists_are_all_planned(tmp_path):
+    for i in range(5):
+        (tmp_path / ("img_%02d.jpg" % i)).write_bytes(b"x")
+    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 4, "files": []}')
+    plan = jc_infer.plan_work(jc_infer.parse_settings(["--image-dir", str(tmp_path)], environ={}))
+    assert (plan["dataset_count"], plan["manifest_count"], len(plan["files"])) == (5, 4, 5)
 
 
 def test_plan_synthetic_defaults_to_the_reference_count():
@@ -439,9 +472,7 @@ def test_cpu_helpers_are_forked_before_the_pipeline_starts_a_thread(torch, tmp_p
 
 
 def test_decode_process_streams_batches_and_counts_bad_files(torch, image_dir, monkeypatch):
-    # The child is spawned and unpickles its target by module name, as under the real script.
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))
-    monkeypatch.setitem(sys.modules, "jc_infer", jc_infer)
+    # The child is spawned and unpickles its target by module name (jc_infer.decoders), as in a pod.
     rt = cpu_runtime()
     files = [os.path.join(str(image_dir), f) for f in jc_infer.list_images(str(image_dir))]
     errors = jc_infer.ErrorLog()
@@ -546,13 +577,13 @@ class _FakeRuntime(object):
     ("gpu", True, True, "synthetic", "none"),
 ], ids=lambda v: str(v))
 def test_decode_falls_back_to_what_is_installed(monkeypatch, wanted, cuda, gpu_ok, mode, expected):
-    real_import = jc_infer.importlib.import_module
+    real_import = importlib.import_module
 
     def no_optional_decoders(name):
         if name.startswith("nvidia."):
             raise ImportError(name)
         return real_import(name)
-    monkeypatch.setattr(jc_infer.importlib, "import_module", no_optional_decoders)
+    monkeypatch.setattr(importlib, "import_module", no_optional_decoders)
     assert jc_infer.resolve_decode(_FakeRuntime(cuda, gpu_ok), wanted, mode) == expected
 
 

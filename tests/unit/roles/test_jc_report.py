@@ -1,19 +1,16 @@
-"""Behaviour of roles/gpu_workloads/files/jc_report.py (report.md and benchmark.png)."""
+"""Behaviour of roles/gpu_workloads/files/jc_report.py (report.md and benchmark.png); pytest.ini
+puts roles/gpu_workloads/files on sys.path."""
 
-import importlib.util
 import json
 import struct
 from pathlib import Path
 
+import jc_report
 import pytest
 
-from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.benchmark import aggregate
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.benchmark import aggregate, aggregate_runs
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "roles" / "gpu_workloads" / "files" / "jc_report.py"
-_spec = importlib.util.spec_from_file_location("jc_report", SCRIPT)
-jc_report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(jc_report)
 
 BASELINE_PODS = [{"index": 0, "images": 1200, "seconds": 150.0, "errors": 0, "hostname": "worker1"}]
 THREE_WAY_PODS = [
@@ -161,3 +158,73 @@ def test_lab_results_render_one_row_per_run():
 def test_lab_results_plot_both_workers_pods():
     bars = jc_report.plot_series(jc_report.load_results(str(LAB_RESULTS)))["files"]["bars"]
     assert [label for label, _ in bars] == ["1:#0", "2:#0", "2:#1"]
+
+
+# --- workers that share one machine's CPUs (the lab) -----------------------------------------
+
+# Captured in this project's lab host: two containers of one Docker host (cgroup v1, no quota,
+# `cat /proc/sys/kernel/random/boot_id; nproc; cat .../cpu.cfs_quota_us`), as tasks/host_sharing.yml reads them.
+LAB_BOOT_ID = "b55a76cf-8b76-4e63-ac18-40042a669be5"
+LAB_SHARING = {"workers": ["worker1", "worker2"], "probes": [[LAB_BOOT_ID, "2", "-1"], [LAB_BOOT_ID, "2", "-1"]],
+               "controller_boot_id": LAB_BOOT_ID}
+
+
+def lab_results(sharing=LAB_SHARING):
+    results = jc_report.load_results(str(LAB_RESULTS))
+    results["host_sharing"] = sharing
+    return results
+
+
+def test_workers_on_one_kernel_are_reported_as_sharing_its_cpus():
+    sharing = jc_report.host_sharing(lab_results())
+    assert sharing["groups"] == [["worker1", "worker2"]] and sharing["with_controller"] is True
+    assert sharing["cpus"] == {"worker1": 2, "worker2": 2} and sharing["quota"] == {"worker1": None, "worker2": None}
+
+
+def test_report_says_what_shared_cpus_do_and_do_not_show():
+    markdown = jc_report.render_markdown(lab_results())
+    assert "## The workers share one machine's CPUs" in markdown
+    assert "**worker1, worker2 run on one kernel**" in markdown and "2 CPU(s)" in markdown
+    assert "no CPU quota" in markdown
+    assert "What the numbers show:" in markdown and "What they do not show: how the cluster scales" in markdown
+
+
+def test_summary_line_warns_when_cpus_are_shared():
+    line = jc_report.summary_line(lab_results())
+    assert line.startswith("synthetic x1 ") and "(speedup " in line
+    assert line.endswith("so the speedup does not measure scaling (see the report)")
+
+
+def test_separate_machines_get_one_line_and_no_warning():
+    sharing = {"workers": ["worker1", "worker2"],
+               "probes": [["0f6a0e1c-1111-4c39-9a0e-1b2b3c4d5e6f", "4", "max 100000"],
+                          ["7d2f4c3b-2222-4c39-9a0e-1b2b3c4d5e6f", "4", "max 100000"]]}
+    markdown = jc_report.render_markdown(lab_results(sharing))
+    assert "- Workers: separate machines (each reports its own kernel boot ID); CPUs: worker1 4, worker2 4." in markdown
+    assert "share one machine" not in markdown and "share one machine" not in jc_report.summary_line(lab_results(sharing))
+
+
+def test_unknown_hosts_add_nothing():
+    sharing = {"workers": ["worker1", "worker2"], "probes": [[], ["garbage"]]}
+    assert jc_report.host_sharing_lines(lab_results(sharing)) == []
+    assert "host_sharing" not in jc_report.load_results(str(LAB_RESULTS))  # results.json of before still renders
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("max 100000", None), ("150000 100000", 1.5), ("-1", None), ("200000", 2.0), ("unknown", None), ("", None),
+])
+def test_cpu_quota(text, expected):
+    assert jc_report._cpu_quota(text) == expected
+
+
+def test_a_cgroup_quota_is_named():
+    sharing = {"workers": ["w1", "w2"], "probes": [[LAB_BOOT_ID, "2", "150000 100000"]] * 2}
+    assert "a cgroup CPU quota of 1.5 CPUs" in "\n".join(jc_report.host_sharing_lines(lab_results(sharing)))
+
+
+def test_report_renders_what_benchmark_aggregate_runs_returns():
+    runs = aggregate_runs([{"workload": "synthetic", "jobs": 1, "results": BASELINE_PODS},
+                           {"workload": "synthetic", "jobs": 3, "results": THREE_WAY_PODS}])
+    results = dict(reference_results(), runs=runs)
+    rows = table_rows(jc_report.render_markdown(results), "nodes | images")
+    assert [row[:2] for row in rows] == [["1", "1200"], ["3", "1199"]]

@@ -46,10 +46,12 @@ def test_bad_input_fails_with_the_pods_name(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ({}, "one of the following is required: results, src"),
-        ({"results": REFERENCE_PODS, "src": "/tmp"}, "parameters are mutually exclusive: results|src"),
+        ({}, "one of the following is required: results, src, runs"),
+        ({"results": REFERENCE_PODS, "src": "/tmp"}, "parameters are mutually exclusive: results|src|runs"),
+        ({"runs": [{"workload": "w", "jobs": 1, "results": REFERENCE_PODS[:1]}], "expected_jobs": 1},
+         "parameters are mutually exclusive: runs|expected_jobs"),
     ],
-    ids=["neither", "both"],
+    ids=["neither", "both", "runs-with-expected-jobs"],
 )
 def test_source_options_are_exclusive_and_required(capsys, args, message):
     result = run_module(capsys, **args)
@@ -68,3 +70,17 @@ def test_a_job_index_reported_twice_is_refused_not_summed(capsys, tmp_path):
     assert result["msg"].startswith("job index 0 reported 2 times: ")
     assert "%s:2" % (tmp_path / "pod-0.log") in result["msg"] and "%s:2" % (tmp_path / "pod-0-retry.log") in result["msg"]
     assert not {"images", "throughput", "speedup"} & set(result)
+
+
+def test_module_aggregates_every_run_at_once(capsys):
+    result = run_module(capsys, runs=[
+        {"workload": "synthetic", "jobs": 1, "results": [{"index": 0, "images": 1200, "seconds": 150.0}]},
+        {"workload": "synthetic", "jobs": 3, "results": REFERENCE_PODS, "logs": "logs/synthetic-3"}])
+    assert result["rc"] == 0 and "throughput" not in result
+    assert [(r["jobs"], r.get("logs"), round(r["aggregate"]["speedup"], 2)) for r in result["runs"]] == [
+        (1, None, 1.0), (3, "logs/synthetic-3", 1.52)]
+
+
+def test_module_fails_naming_the_run(capsys):
+    result = run_module(capsys, runs=[{"workload": "files", "jobs": 3, "results": REFERENCE_PODS[:2]}])
+    assert result["failed"] is True and result["msg"] == "files x3: no result from job index(es) 2"

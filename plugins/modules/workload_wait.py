@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: workload_wait
+short_description: Wait for the inference workload's containers on a host, showing each one's progress
+version_added: 0.2.0
+description:
+  - Waits for the async jobs (C(async) with C(poll=0)) that run the workload's containers on the
+    host the task runs on (the Docker runner of the C(edgeai.jetson_cluster.gpu_workloads) role),
+    and prints one line per still-running container and poll, read from its log with
+    C(docker logs) (images done of its share, images per second, seconds waited), so that a
+    wait reads as progress and not, as an C(until) loop prints it, as C(FAILED - RETRYING).
+  - Returns each job's final C(async_status) result; a job still running at O(timeout) is
+    returned with C(finished=false). It does not fail for a failed container (judge RV(results)).
+  - This is an action plugin; it runs on the controller and executes C(async_status) and
+    C(docker logs) on the host.
+author:
+  - edgeai.jetson_cluster developers
+options:
+  jobs:
+    description:
+      - The containers to wait for, as the registered results of the looped async task that
+        started them. Each needs C(item), the job index the container runs (the loop's item),
+        and C(ansible_job_id).
+    type: list
+    elements: dict
+    required: true
+  container_prefix:
+    description: The name of the container of job index I is this prefix followed by I.
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait in all; jobs still running then are returned unfinished.
+    type: int
+    required: true
+  delay:
+    description: Seconds between two polls (one progress line per container each time).
+    type: int
+    default: 5
+  worker:
+    description: The host's name in the messages (default the task's host).
+    type: str
+attributes:
+  check_mode:
+    support: none
+    description: Waits for jobs a real run started; the role does not call it in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+notes:
+  - The progress lines are parsed by C(plugins/module_utils/workload_progress.py).
+"""
+
+EXAMPLES = r"""
+- name: Wait for the containers on each worker, showing their progress
+  # started: a loop over the job indices 0..3 that ran containers jc-infer-0..3 with
+  # async and poll 0, index i on workers[i % 2]
+  edgeai.jetson_cluster.workload_wait:
+    jobs: "{{ started.results | selectattr('item', 'in', range(loop_index, 4, 2)) }}"
+    container_prefix: jc-infer-
+    timeout: 720
+    worker: "{{ item }}"
+  loop: "{{ workers }}"
+  loop_control:
+    index_var: loop_index
+  delegate_to: "{{ item }}"
+  register: waited
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One element per job, sorted by index, the final C(async_status) result of the task that
+      ran the container (for community.docker.docker_container with C(detach=false) it holds
+      C(status) and C(container.Output)), plus C(index). Unfinished jobs have C(finished=false)
+      and a C(msg).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {index: 0, finished: true, status: 0, container: {Output: "..."}}
+seconds:
+  description: Seconds waited.
+  returned: always
+  type: float
+  sample: 42.5
+"""
+
+if __name__ == "__main__":
+    raise SystemExit("workload_wait is an action plugin: it runs on the controller, not as a module")

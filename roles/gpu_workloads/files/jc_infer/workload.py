@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+"""One run from settings to result line: pick the decoder, warm up, time the pass, report."""
+
+from __future__ import division, print_function
+
+import importlib
+import os
+import sys
+import time
+
+from .compat import cpu_count
+from .dataset import MANIFEST_NAME, plan_work
+from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
+                       dali_batches, synthetic_batches)
+from .preprocessing import pil_crop_resize
+from .result import ErrorLog, build_result, emit, interpreter_seconds, log
+from .runtime import Runtime
+from .settings import SettingsError, parse_settings, set_cuda_connections
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def auto_workers(decode, cpus):
+    """CPU decode: every core but the one feeding the GPU. GPU decode: no CPU helper processes
+    unless asked for. DALI: its own CPU threads."""
+    if decode == "cpu":
+        return max(1, min(cpus - 1, 32))
+    if decode in ("gpu", "nvimgcodec"):
+        return 0  # CPU helpers measured slower beside nvJPEG on an H100 (docs/benchmarks.md); opt in
+    return max(1, min(cpus, READER_THREADS))
+
+
+def resolve_decode(rt, wanted, mode):
+    if mode == "synthetic":
+        return "none"
+    if wanted == "dali":
+        if not rt.cuda:
+            log("DECODE=dali needs a CUDA device; decoding on the CPU")
+            return "cpu"
+        try:
+            importlib.import_module("nvidia.dali")  # optional
+            return "dali"
+        except ImportError:
+            fallback = "gpu" if rt.gpu_decode_ok else "cpu"
+            log("DECODE=dali but NVIDIA DALI is not installed; decoding with %s" % fallback)
+            return fallback
+    if wanted == "nvimgcodec" and rt.cuda:
+        try:
+            importlib.import_module("nvidia.nvimgcodec")  # optional
+            return "nvimgcodec"
+        except ImportError:
+            log("DECODE=nvimgcodec but NVIDIA nvImageCodec is not installed; decoding with %s"
+                % ("gpu" if rt.gpu_decode_ok else "cpu"))
+            wanted = "gpu"
+    if wanted in ("gpu", "nvimgcodec") and not rt.gpu_decode_ok:
+        log("DECODE=%s needs CUDA and torchvision >= 0.10; decoding on the CPU" % wanted)
+        return "cpu"
+    if wanted == "auto":
+        return "gpu" if rt.gpu_decode_ok else "cpu"
+    return wanted
+
+
+def _warm_decoder(rt, decode, sample, workers):
+    """Run the decode path once on a few of this partition's files (results discarded)."""
+    scratch = ErrorLog()  # problems met here are counted in the timed pass
+    if decode in ("gpu", "nvimgcodec"):
+        hw = HardwareJpegDecoder(rt) if decode == "nvimgcodec" else None
+        for batch, _ in GpuDecodePipeline(rt, sample, READER_THREADS, scratch, 1, hw=hw):
+            rt.infer(batch)
+        return
+    import numpy as np
+    good = []
+    for path in sample[:8]:
+        try:
+            good.append(np.array(pil_crop_resize(path), dtype=np.uint8))
+        except Exception:  # noqa: BLE001 - counted later
+            scratch.add(path, "unreadable")
+    if good:
+        rt.infer(rt.normalize_nhwc(rt.torch.from_numpy(np.stack(good))))
+
+
+def want_decode_process(settings):
+    """Whether to start the decode process now, before torch is imported, so that both processes
+    import at once: only when asked for (DECODE_PROCESS=on) and nvJPEG decoding is possible."""
+    return settings["decode_process"] == "on" and settings["workload_mode"] == "files" \
+        and settings["decode"] in ("auto", "gpu") and settings["device"] != "cpu" \
+        and settings["num_workers"] in ("auto", 0)
+
+
+def run(settings, plan, startup, errors, dp=None):
+    rt = Runtime(settings, startup)
+    decode = resolve_decode(rt, settings["decode"], settings["workload_mode"])
+    workers = settings["num_workers"]
+    workers = auto_workers(decode, cpu_count()) if workers == "auto" else workers
+    log("%s on %s (%s): batch %d, %s, decode %s, %d worker(s), images [%d, %d)" % (
+        settings["workload_mode"], rt.device, rt.device_name, rt.batch_size, rt.precision, decode,
+        workers, plan["start"], plan["end"]))
+
+    if dp is not None and not (decode == "gpu" and rt.cuda and rt.batched_nvjpeg and workers == 0):
+        dp.close()  # not usable here (CPU, old torchvision, or CPU helpers asked for): in-process decode
+        dp = None
+    with rt.compute():
+        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp)
+
+
+def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
+    files = plan["files"]
+    assigned = plan["end"] - plan["start"]
+    # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
+    t = time.time()
+    if settings["warmup_batches"]:
+        rt.warm_model(settings["warmup_batches"])
+    rt.prepare_graph(settings["cuda_graphs"])
+    if dp is not None:
+        dp.start(rt, files, READER_THREADS, settings["prefetch_batches"])
+    elif settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu"):
+        _warm_decoder(rt, decode, files[:rt.batch_size], workers)
+    rt.sync()
+    rt.predictions = []
+    warmup_seconds = time.time() - t
+
+    if settings["workload_mode"] == "synthetic":
+        source = synthetic_batches(rt, assigned)
+    elif dp is not None:
+        source = dp.batches(rt, errors)
+    elif decode in ("gpu", "nvimgcodec"):
+        hw = HardwareJpegDecoder(rt) if decode == "nvimgcodec" else None
+        source = GpuDecodePipeline(rt, files, READER_THREADS, errors, settings["prefetch_batches"], workers,
+                                   hw=hw)
+    elif decode == "dali":
+        source = dali_batches(rt, files, workers, errors, settings["prefetch_batches"])
+    else:
+        source = cpu_decode_batches(rt, files, workers, errors, settings["prefetch_batches"])
+
+    images = 0
+    t0 = last_report = time.time()
+    for batch, n in source:
+        rt.infer(batch)
+        images += n
+        now = time.time()
+        if now - last_report >= 5.0:
+            log("%d/%d images, %.1f img/s" % (images, assigned, images / (now - t0)))
+            last_report = now
+    rt.sync()
+    seconds = time.time() - t0
+
+    top1 = rt.torch.cat(rt.predictions).cpu() if rt.predictions else None
+    predicted = 0 if top1 is None else int(top1.numel())
+    if predicted != images:
+        raise RuntimeError("%d predictions for %d images" % (predicted, images))
+    extra = {
+        "cuda_graphs": rt.graph_note,
+        "num_workers": workers,
+        "top1_classes": 0 if top1 is None else int(top1.unique().numel()),
+        "versions": {"python": "%d.%d.%d" % tuple(sys.version_info[:3]), "torch": rt.torch.__version__,
+                     "torchvision": rt.torchvision.__version__},
+    }
+    extra["decode_process"] = dp is not None
+    extra["cuda_device_max_connections"] = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
+    if isinstance(source, GpuDecodePipeline):
+        extra["batch_decode_fallbacks"] = source.fallbacks
+        extra["decoded_by"] = dict(source.by_path)
+    elif dp is not None and dp.summary:
+        extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
+    return build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
+                        rt.device_name, rt.batch_size, rt.precision, decode, extra)
+
+
+def main(argv=None):
+    startup = {"interpreter": interpreter_seconds()}
+    errors = ErrorLog()
+    set_cuda_connections()
+    try:
+        settings = parse_settings(argv)
+        plan = plan_work(settings)
+    except SettingsError as exc:
+        log("ERROR: %s" % exc)
+        emit({"error": str(exc), "images": 0, "errors": 0})
+        return EXIT_BAD_INPUT
+    if plan["manifest_count"] is not None and plan["manifest_count"] != plan["dataset_count"]:
+        log("WARNING: %s lists %d images, the directory holds %d"
+            % (MANIFEST_NAME, plan["manifest_count"], plan["dataset_count"]))
+    if plan["end"] == plan["start"]:
+        # Nothing assigned (more jobs than images): report at once, without loading torch or a model.
+        log("index %d of %d has no images assigned" % (settings["job_completion_index"], settings["total_jobs"]))
+        emit(build_result(settings, plan, 0, errors, 0.0, 0.0, startup, "none", "none",
+                          settings["batch_size"], settings["precision"], "none"))
+        return EXIT_OK
+    dp = None
+    if want_decode_process(settings):
+        try:
+            dp = DecodeProcess()
+        except Exception as exc:  # e.g. no /dev/shm: decode in this process instead
+            log("cannot start the decode process (%s); decoding in this process" % exc)
+    try:
+        result = run(settings, plan, startup, errors, dp)
+    except SettingsError as exc:
+        log("ERROR: %s" % exc)
+        emit({"error": str(exc), "index": settings["job_completion_index"], "images": 0, "errors": errors.count})
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # one line for the log collector, then the traceback for a human
+        import traceback
+        traceback.print_exc()
+        emit({"error": "%s: %s" % (type(exc).__name__, exc), "index": settings["job_completion_index"],
+              "images": 0, "errors": errors.count})
+        return EXIT_FAILED
+    finally:
+        if dp is not None:
+            dp.close()
+    log("done: %(images)d images, %(errors)d errors, %(seconds).3f s, %(throughput).1f img/s" % result)
+    emit(result)
+    return EXIT_OK
+
