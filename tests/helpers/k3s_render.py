@@ -4,8 +4,12 @@
 (the reference topology: jetson-master + jetson-worker1 + jetson-worker2 with their
 cluster_node_ip, plus ``inventory_vars`` for group all), loads the role's defaults/main.yml and
 vars/main.yml into ``host`` the way the role does, applies ``extra_vars`` (the test case's
-settings) and renders each template with ansible.builtin.template into tmp_path/out. Returns
-the output directory and the role variables the test asked to resolve (``resolve``).
+settings) and renders each template with ansible.builtin.template into tmp_path/out. The k3s
+roles depend on roles/k3s_common, so its defaults and vars are loaded with theirs, in Ansible's
+order (defaults, then vars; the dependency's before the role's). ``templates`` is a list of the
+role's own template names, or a mapping of output name to a template path under roles/ (the
+unit, config and environment templates are k3s_common's). Returns the output directory and the
+role variables the test asked to resolve (``resolve``).
 Used by tests/unit/roles/k3s/test_k3s_templates.py and tests/integration/test_k3s_manifests.py
 (pytest.ini puts tests/helpers on sys.path).
 """
@@ -19,6 +23,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"
+# Roles whose meta/main.yml lists k3s_common as a dependency.
+DEPENDS_ON_K3S_COMMON = ("k3s_server", "k3s_agent")
 
 INVENTORY = {
     "all": {
@@ -44,10 +50,10 @@ PLAYBOOK = """
       loop: "{{ render_vars_files }}"
     - name: Render
       ansible.builtin.template:
-        src: "{{ render_role_dir }}/templates/{{ item }}.j2"
-        dest: "{{ render_out }}/{{ item }}"
+        src: "{{ render_roles_dir }}/{{ item.value }}"
+        dest: "{{ render_out }}/{{ item.key }}"
         mode: "0600"
-      loop: "{{ render_templates }}"
+      loop: "{{ render_templates | dict2items }}"
     - name: Resolve variables
       ansible.builtin.copy:
         content: "{{ dict(render_resolve | zip(render_resolve | map('extract', vars))) | to_json }}"
@@ -59,18 +65,22 @@ PLAYBOOK = """
 def render(tmp_path, role, host, templates, extra_vars=None, inventory_vars=None, resolve=()):
     tmp_path = Path(tmp_path)
     out = tmp_path / "out"
+    if not isinstance(templates, dict):
+        templates = {name: "%s/templates/%s.j2" % (role, name) for name in templates}
     for template in templates:
         (out / template).parent.mkdir(parents=True, exist_ok=True)
+    layers = (["k3s_common"] if role in DEPENDS_ON_K3S_COMMON else []) + [role]
+    vars_files = [str(ROLES / layer / kind / "main.yml") for kind in ("defaults", "vars") for layer in layers]
     inventory = json.loads(json.dumps(INVENTORY))
     inventory["all"]["vars"].update(inventory_vars or {})
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "render.yml").write_text(PLAYBOOK)
     settings = {
         "render_host": host,
-        "render_role_dir": str(ROLES / role),
-        "render_vars_files": [str(ROLES / role / "defaults" / "main.yml"), str(ROLES / role / "vars" / "main.yml")],
+        "render_roles_dir": str(ROLES),
+        "render_vars_files": vars_files,
         "render_out": str(out),
-        "render_templates": list(templates),
+        "render_templates": dict(templates),
         "render_resolve": list(resolve),
     }
     settings.update(extra_vars or {})

@@ -65,3 +65,12 @@ def test_service_runs_and_started_once(name, service, role):
 @pytest.mark.parametrize("name", [SERVER, AGENT])
 def test_no_air_gap_images_on_an_online_install(name):
     assert node(name).file("/var/lib/rancher/k3s/agent/images").listdir() == []
+
+
+@pytest.mark.parametrize("name", [SERVER, AGENT])
+def test_k3s_without_docker_has_containerd_for_ctr(name):
+    # docker: false -> k3s runs its own containerd: `k3s ctr` reaches its socket, so the
+    # workload image can be imported there (gpu_workloads_image_store follows: containerd).
+    host = node(name)
+    assert host.socket("unix:///run/k3s/containerd/containerd.sock").is_listening
+    assert host.run("k3s ctr --namespace k8s.io images ls").rc == 0

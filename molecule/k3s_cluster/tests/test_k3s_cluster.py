@@ -177,3 +177,22 @@ def test_controller_kubeconfig_authenticates_to_the_api(kubeconfig_path):
         context.load_cert_chain(cert, key)
         with urllib.request.urlopen(cluster["server"] + "/readyz", context=context, timeout=10) as answer:
             assert answer.read() == b"ok"
+
+
+@pytest.mark.parametrize("name, unit", [("k3s-cluster-server", "k3s"), ("k3s-cluster-agent1", "k3s-agent"),
+                                        ("k3s-cluster-agent2", "k3s-agent")])
+def test_k3s_starts_after_time_sync(name, unit):
+    # Certificates issued or checked with a clock that is later corrected are "not yet valid".
+    host = node(name)
+    for prop in ("After", "Wants"):
+        value = host.check_output("systemctl show --property %s %s.service", prop, unit)
+        assert "time-sync.target" in value.split("=", 1)[1].split(), value
+
+
+@pytest.mark.parametrize("name", ["k3s-cluster-server", "k3s-cluster-agent1"])
+def test_k3s_with_docker_has_no_containerd_for_ctr(name):
+    # k3s started with docker: true runs no containerd: importing an image with `k3s ctr` fails
+    # (the old gpu_workloads default), so the image must go to Docker.
+    result = node(name).run("k3s ctr --namespace k8s.io images ls")
+    assert result.rc == 1
+    assert 'failed to dial "/run/k3s/containerd/containerd.sock"' in result.stderr

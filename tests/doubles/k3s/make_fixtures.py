@@ -7,8 +7,8 @@
     make_fixtures.py OUT_DIR VERSION [VERSION ...]
 
 writes, for each VERSION, OUT_DIR/VERSION/ with the file names of a k3s GitHub release:
-``k3s``, ``k3s-arm64``, ``k3s-armhf`` (tests/doubles/k3s/fake-k3s with the version and the
-architecture baked in: NOT k3s), ``k3s-airgap-images-<arch>.tar.gz`` (a real ``docker load``
+``k3s``, ``k3s-arm64``, ``k3s-armhf`` (tests/doubles/k3s/fake-k3s with the version, the
+architecture and the pinned release's flags (k3s-flags.json) baked in: NOT k3s), ``k3s-airgap-images-<arch>.tar.gz`` (a real ``docker load``
 archive holding one tiny image, ``k3s-test-double/pause:<version>``, not k3s's images) and
 ``k3s-images.txt`` (the image it holds) and ``sha256sum-<arch>.txt`` over them. So OUT_DIR/VERSION serves as ``k3s_airgap_dir`` and OUT_DIR
 as a release mirror (``k3s_*_release_url``) with the layout of
@@ -65,15 +65,31 @@ def image_archive(version, arch):
     return gzip.compress(archive, mtime=0)
 
 
+def baked_flags():
+    """k3s-flags.json as the double reads it: per command, {flags: {name: type}, aliases: {alias: name}}."""
+    with open(os.path.join(HERE, "k3s-flags.json")) as handle:
+        release = json.load(handle)
+    return json.dumps(dict(
+        (command, {"flags": dict((name, spec["type"]) for name, spec in release[command].items()),
+                   "aliases": dict((alias, name) for name, spec in release[command].items()
+                                   for alias in spec["aliases"])})
+        for command in ("server", "agent")), sort_keys=True)
+
+
+def build_double(version, arch):
+    """The double's text with its version, architecture and flag list baked in."""
+    with open(os.path.join(HERE, "fake-k3s")) as handle:
+        template = handle.read()
+    return template.replace('"@K3S_VERSION@"', json.dumps(version)).replace(
+        '"@K3S_ARCH@"', json.dumps(arch)).replace('"@K3S_FLAGS@"', json.dumps(baked_flags()))
+
+
 def build(out_dir, version):
     release = os.path.join(out_dir, version)
     os.makedirs(release, exist_ok=True)
-    with open(os.path.join(HERE, "fake-k3s")) as handle:
-        template = handle.read()
     for arch, binary in sorted(BINARIES.items()):
         files = {
-            binary: template.replace('"@K3S_VERSION@"', json.dumps(version)).replace(
-                '"@K3S_ARCH@"', json.dumps(arch)).encode(),
+            binary: build_double(version, arch).encode(),
             "k3s-airgap-images-%s.tar.gz" % arch: image_archive(version, arch),
             "k3s-images.txt": (image_ref(version) + "\n").encode(),
         }

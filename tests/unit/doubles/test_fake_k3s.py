@@ -1,12 +1,24 @@
-"""The k3s test double reads the config files the roles write exactly as a YAML parser does.
+"""The k3s test double reads the config files the roles write as k3s would, and no more.
 
 The Molecule scenarios trust the double's record of what "k3s" was given; these tests pin its
 small config reader (it runs where PyYAML is not installed) to the real YAML meaning of every
-golden config.yaml, and make sure it stops on YAML it cannot read instead of guessing.
+golden config.yaml, and make sure it stops on YAML it cannot read instead of guessing. The
+double as make_fixtures.py builds it refuses keys and flags that the pinned k3s release does
+not have (so a misspelt key fails a test instead of doing nothing, as in real k3s), and, like
+k3s started with --docker, has no containerd for `k3s ctr`.
 """
 
+import gzip
+import hashlib
 import importlib.machinery
 import importlib.util
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -52,3 +64,125 @@ def test_double_refuses_to_run_unbuilt():
     # The template in the repository has no version: only make_fixtures.py output runs.
     with pytest.raises(SystemExit):
         FAKE_K3S.main(["k3s", "--version"])
+
+
+# ---------------------------------------------------------------- the pinned release's flags
+
+sys.path.insert(0, str(ROOT / "tests" / "doubles" / "k3s"))
+import make_fixtures  # noqa: E402  (tests/doubles/k3s is not a package)
+
+FLAGS = json.loads((ROOT / "tests" / "doubles" / "k3s" / "k3s-flags.json").read_text())
+GOLDEN_BY_COMMAND = [(path, "server" if path.parent.name.startswith("server") else "agent")
+                     for path in GOLDEN_CONFIGS]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The double as make_fixtures.py builds it for the nodes: version, arch and flags baked in."""
+    path = tmp_path_factory.mktemp("double") / "k3s"
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}[platform.machine()]
+    path.write_text(make_fixtures.build_double("v1.30.6+k3s1", machine))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built_module(built):
+    loader = importlib.machinery.SourceFileLoader("fake_k3s_built", str(built))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("fake_k3s_built", loader))
+    loader.exec_module(module)
+    return module
+
+
+def run_double(built, *args, env=None):
+    return subprocess.run([sys.executable, str(built)] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, **(env or {})), timeout=60, check=False)
+
+
+def test_flag_list_names_its_release_and_source():
+    assert FLAGS["k3s_version"] == "v1.30.6+k3s1"
+    assert "k3s-io/k3s pkg/cli/cmds/server.go" in FLAGS["source"]
+
+
+@pytest.mark.parametrize("path, command", GOLDEN_BY_COMMAND, ids=[path.parent.name for path, _ in GOLDEN_BY_COMMAND])
+def test_every_key_the_roles_write_is_a_flag_of_the_release(built_module, path, command):
+    config = built_module.parse_config(path.read_text())
+    built_module.check_settings(command, str(path), config, {})  # exits on an unknown key
+
+
+@pytest.mark.parametrize("command, key", [("agent", "node-taints"), ("server", "cluster-cidrs"),
+                                          ("agent", "tls-san"), ("server", "nodeip")])
+def test_a_config_key_that_is_no_flag_stops_the_double(built, tmp_path, command, key):
+    config = tmp_path / "config.yaml"
+    config.write_text("%s: x\n" % key)
+    result = run_double(built, command, "--config", str(config))
+    assert result.returncode == 1
+    assert "%r is not a flag of `k3s %s` v1.30.6+k3s1" % (key, command) in result.stderr
+
+
+def test_a_command_line_flag_that_is_no_flag_stops_the_double(built, tmp_path):
+    result = run_double(built, "server", "--config", str(tmp_path / "absent.yaml"), "--node-taints", "a=b:NoSchedule")
+    assert result.returncode == 1
+    assert "flag provided but not defined: -node-taints" in result.stderr
+
+
+def test_a_boolean_flag_refuses_other_values(built, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("docker: enabled\n")
+    result = run_double(built, "agent", "--config", str(config))
+    assert result.returncode == 1 and "invalid boolean value 'enabled' for flag -docker" in result.stderr
+
+
+def test_appending_keys_and_short_aliases_are_flags_too(built_module):
+    built_module.check_settings("server", "config.yaml", {"node-label+": ["a=b"], "d": "/srv/k3s"}, {"o": ["k.yaml"]})
+
+
+# ---------------------------------------------------------------- ctr: no containerd with --docker
+
+
+def test_ctr_fails_like_k3s_when_k3s_runs_on_docker(built, tmp_path):
+    # docker: true -> k3s starts no containerd -> /run/k3s/containerd/containerd.sock is absent.
+    # This is what the old gpu_workloads default (containerd store) ran into on every board.
+    socket_path = tmp_path / "containerd.sock"
+    result = run_double(built, "ctr", "--address", str(socket_path), "--namespace", "k8s.io", "images", "import",
+                        str(tmp_path / "image.tar"))
+    assert result.returncode == 1
+    assert result.stderr.startswith('ctr: failed to dial "%s": context deadline exceeded' % socket_path)
+    assert "connect: no such file or directory" in result.stderr
+
+
+def test_ctr_imports_into_k3s_containerd_and_crictl_finds_it(built, tmp_path):
+    # docker: false -> k3s runs its containerd (the double listens on its socket).
+    socket_path = tmp_path / "containerd.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(4)
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(gzip.decompress(make_fixtures.image_archive("v1.30.6+k3s1", "arm64")))
+    env = {"K3S_DATA_DIR": str(tmp_path / "data"), "CONTAINER_RUNTIME_ENDPOINT": "unix://%s" % socket_path}
+    try:
+        imported = run_double(built, "ctr", "-a", str(socket_path), "-n", "k8s.io", "images", "import", str(archive),
+                              env=env)
+        inspected = run_double(built, "crictl", "inspecti", "--output", "json", "k3s-test-double/pause:v1.30.6-k3s1",
+                               env=env)
+    finally:
+        listener.close()
+    assert imported.returncode == 0, imported.stderr
+    assert inspected.returncode == 0, inspected.stderr
+    with tarfile.open(str(archive)) as handle:
+        config_name = json.load(handle.extractfile("manifest.json"))[0]["Config"]
+        expected = "sha256:" + hashlib.sha256(handle.extractfile(config_name).read()).hexdigest()
+    assert json.loads(inspected.stdout)["status"]["id"] == expected
+
+
+def test_crictl_does_not_find_an_image_that_was_not_imported(built, tmp_path):
+    socket_path = tmp_path / "containerd.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(4)
+    try:
+        result = run_double(built, "crictl", "inspecti", "jc-infer:latest",
+                            env={"K3S_DATA_DIR": str(tmp_path), "CONTAINER_RUNTIME_ENDPOINT": str(socket_path)})
+    finally:
+        listener.close()
+    assert result.returncode == 1 and 'no such image "jc-infer:latest" present' in result.stderr

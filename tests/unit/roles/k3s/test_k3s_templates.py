@@ -20,8 +20,13 @@ UPDATE = os.environ.get("EDGEAI_JC_UPDATE_GOLDEN") == "1"
 # A token shaped like k3s's (K10<sha256 of the server CA>::server:<secret>); not a real one.
 TOKEN = "K10" + "ab" * 32 + "::server:0123456789abcdef0123456789abcdef"
 
-SERVER_FILES = ["config.yaml", "k3s.service", "k3s.service.env"]
-AGENT_FILES = ["config.yaml", "k3s-agent.service", "k3s-agent.service.env"]
+# The files each role writes on a node, from k3s_common's templates.
+SERVER_FILES = {"config.yaml": "k3s_common/templates/config.yaml.j2",
+                "k3s.service": "k3s_common/templates/k3s.service.j2",
+                "k3s.service.env": "k3s_common/templates/k3s.service.env.j2"}
+AGENT_FILES = {"config.yaml": "k3s_common/templates/config.yaml.j2",
+               "k3s-agent.service": "k3s_common/templates/k3s.service.j2",
+               "k3s-agent.service.env": "k3s_common/templates/k3s.service.env.j2"}
 
 CASES = {
     # The reference topology with the inventory's network plan and every default.
@@ -109,8 +114,19 @@ def test_server_extra_config_is_passed_through(rendered):
 def test_server_unit_waits_for_docker_only_with_the_docker_runtime(rendered):
     default = (rendered["server-default"] / "k3s.service").read_text()
     custom = (rendered["server-custom"] / "k3s.service").read_text()
-    assert "After=network-online.target docker.service" in default
+    assert "After=network-online.target time-sync.target docker.service" in default
     assert "docker.service" not in custom
+
+
+@pytest.mark.parametrize("case, unit", [("server-default", "k3s.service"), ("agent-default", "k3s-agent.service"),
+                                        ("server-custom", "k3s.service"), ("agent-custom", "k3s-agent.service")])
+def test_k3s_starts_only_after_the_clock_is_synchronised(rendered, case, unit):
+    # A Jetson Nano has no RTC battery: k3s must not issue or check certificates before the
+    # time client has set the clock (time-sync.target).
+    lines = (rendered[case] / unit).read_text().splitlines()
+    for directive in ("Wants=", "After="):
+        targets = [line[len(directive):].split() for line in lines if line.startswith(directive)]
+        assert len(targets) == 1 and "time-sync.target" in targets[0], (directive, targets)
 
 
 def test_server_token_goes_to_the_environment_file_only(rendered):
