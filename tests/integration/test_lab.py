@@ -143,6 +143,16 @@ def _gateway_answers_dns_for_the_lan():
     assert answer == [0, 1, "192.168.10.1"], f"DNS answer from the gateway: {answer}"
 
 
+def _nodes_sync_their_clock_from_the_gateway():
+    # jetson_base's chrony on every node takes the gateway (192.168.0.1) as its one source and
+    # reaches it; edgeai-time-sync-wait (which holds time-sync.target at boot) waits for the sync.
+    for node in ("jc-lab-master", "jc-lab-worker1", "jc-lab-worker2"):
+        waited = _docker("exec", node, "systemctl", "start", "edgeai-time-sync-wait.service", check=False)
+        assert waited.returncode == 0, f"{node} did not sync from the gateway: {waited.stderr}"
+        sources = _docker("exec", node, "chronyc", "-n", "sources").stdout.splitlines()
+        assert [line.split()[:2] for line in sources if line[:1] == "^"] == [["^*", "192.168.0.1"]], sources
+
+
 def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
     # Small counts: the lab's "boards" share this machine's cores, so the numbers measure
     # nothing; what is tested is the path from the image to the report.
@@ -170,4 +180,5 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     _second_site_run_changes_nothing(lab)
     _nodes_reach_upstream_through_the_gateways_nat()
     _gateway_answers_dns_for_the_lan()
+    _nodes_sync_their_clock_from_the_gateway()
     _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)

@@ -1,4 +1,4 @@
-"""Each cluster_* value is defined once: in roles/cluster_defaults, with no fallbacks elsewhere."""
+"""Each cluster_* value is defined once: in roles/cluster, with no fallbacks elsewhere."""
 
 import re
 from pathlib import Path
@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-DEFAULTS = ROOT / "roles" / "cluster_defaults" / "defaults" / "main.yml"
-SPECS = ROOT / "roles" / "cluster_defaults" / "meta" / "argument_specs.yml"
+DEFAULTS = ROOT / "roles" / "cluster" / "defaults" / "main.yml"
+SPECS = ROOT / "roles" / "cluster" / "meta" / "argument_specs.yml"
 # Where the collection's Ansible code lives (not the tests: they may set values on purpose).
 SOURCES = [path for pattern in ("roles/**/*.yml", "roles/**/*.j2", "playbooks/**/*.yml", "site.yml")
            for path in ROOT.glob(pattern)]
@@ -24,7 +24,7 @@ def _readers():
     for path in ROOT.glob("roles/*/**/*"):
         if path.is_file() and path.suffix in (".yml", ".j2") and re.search(r"\bcluster_[a-z_]+\b", path.read_text()):
             roles.add(path.relative_to(ROOT / "roles").parts[0])
-    return sorted(roles - {"cluster_defaults"})
+    return sorted(roles - {"cluster"})
 
 
 def test_no_cluster_fallbacks_anywhere():
@@ -36,7 +36,7 @@ def test_no_cluster_fallbacks_anywhere():
 def test_each_cluster_default_is_defined_once():
     definitions = {}
     for path in SOURCES:
-        if path.parts[-3:-1] == ("cluster_defaults", "defaults") or "meta" in path.parts:
+        if path.parts[-3:-1] == ("cluster", "defaults") or "meta" in path.parts:
             continue
         for name in DEFINITION.findall(path.read_text()):
             definitions.setdefault(name, []).append(str(path.relative_to(ROOT)))
@@ -60,7 +60,7 @@ def test_the_example_inventory_sets_only_known_cluster_variables():
 
 
 @pytest.mark.parametrize("role", _readers())
-def test_every_reader_depends_on_cluster_defaults(role):
+def test_every_reader_depends_on_the_cluster_role(role):
     meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())
     dependencies = [dep["role"] if isinstance(dep, dict) else dep for dep in meta.get("dependencies") or []]
-    assert "edgeai.jetson_cluster.cluster_defaults" in dependencies
+    assert "edgeai.jetson_cluster.cluster" in dependencies
