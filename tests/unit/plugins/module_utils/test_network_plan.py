@@ -478,3 +478,29 @@ def test_describe_interface_address(value, expected):
 def test_describe_interface_address_refuses_a_bare_address():
     with pytest.raises(NetworkPlanError, match="needs a prefix length"):
         describe_interface_address("192.168.0.1")
+
+
+# --- fuzz: whatever an inventory holds, a list of sentences or a TypeError, never a traceback ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20),
+                    st.sampled_from(["10.42.0.0/16", "192.168.0.1/16", "192.168.10.2", "Jetson", "a/33", "::1"]),
+                    st.lists(st.text(max_size=8), max_size=3))
+_HOSTS = st.sampled_from(["jetson-master", "jetson-worker1", "w2"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "gateway_address": _VALUES, "node_network": _VALUES, "pod_cidr": _VALUES, "service_cidr": _VALUES,
+    "nfs_export_network": _VALUES,
+    "node_ips": st.dictionaries(_HOSTS, _VALUES, max_size=3),
+    "node_names": st.dictionaries(_HOSTS, _VALUES, max_size=3),
+    "node_hosts": st.dictionaries(_HOSTS, st.text(max_size=8), max_size=3),
+    "servers": st.lists(_HOSTS, max_size=3), "agents": st.lists(_HOSTS, max_size=3),
+    "nfs_servers": st.lists(_HOSTS, max_size=2), "nfs_clients": st.lists(_HOSTS, max_size=3),
+}))
+def test_any_partial_plan_gives_sentences(plan):
+    problems = network_plan_problems(plan)
+    assert isinstance(problems, list) and all(isinstance(p, str) and p.endswith(".") for p in problems)
