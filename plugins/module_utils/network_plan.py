@@ -206,14 +206,16 @@ def addresses_within(addresses_by_host, networks_by_name):
     return result
 
 
-# RFC 1123 DNS subdomain, the rule Kubernetes applies to node names.
+# RFC 1123 DNS subdomain, the rule Kubernetes applies to node names: lowercase only.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def valid_node_name(name):
-    """Whether ``name`` can be a k3s node name (a lowercase RFC 1123 DNS subdomain).
+    """Whether ``name`` can be a node's hostname and k3s node name: a lowercase RFC 1123 DNS subdomain.
 
-    The kubelet lowercases the hostname it registers, so callers pass ``name.lower()``.
+    Upper case is refused, not folded: the kubelet registers the lowercased hostname, so a board
+    called ``Jetson-A`` would be node ``jetson-a`` while its hostname, /etc/hosts line and inventory
+    say otherwise. One rule, used by the preflight role and by every role's own preflight.
     """
     if not isinstance(name, str) or not name or len(name) > 253:
         return False
@@ -221,13 +223,23 @@ def valid_node_name(name):
 
 
 # ---------------------------------------------------------------------------------------------
-# The preflight's whole check
+# The inventory rules. network_plan_problems() is the only entry point; a rule runs when the
+# plan holds the keys it reads, so the preflight role (which passes every key) checks the whole
+# inventory and each role's own preflight passes the part it depends on (e.g. k3s_server: the
+# groups, its node address and its ranges) and gets the same rule and the same sentence.
 # ---------------------------------------------------------------------------------------------
 
 PLAN_KEYS = (
     "gateway_address", "node_network", "pod_cidr", "service_cidr", "nfs_export_network",
     "node_ips", "node_names", "node_hosts", "servers", "agents", "gateways", "nfs_servers",
-    "nfs_clients", "server_ha",
+    "nfs_clients", "node_ip_variable",
+)
+
+# The variable each range comes from, as the sentences name it.
+_RANGE_VARIABLES = (
+    ("node_network", "cluster_node_network"),
+    ("pod_cidr", "cluster_pod_cidr"),
+    ("service_cidr", "cluster_service_cidr"),
 )
 
 
@@ -241,29 +253,23 @@ def _host_values(values_by_host):
 
 def _topology_problems(plan):
     problems = []
-    servers = sorted(plan.get("servers") or [])
-    agents = sorted(plan.get("agents") or [])
-    if not servers:
-        problems.append(
-            "k3s_server holds no host: put exactly one board (the control plane) in the k3s_server group."
-        )
-    elif plan.get("server_ha"):
-        if len(servers) % 2 == 0:
+    if "servers" in plan:
+        servers = sorted(plan.get("servers") or [])
+        if not servers:
             problems.append(
-                "k3s_server_ha needs an odd number of servers for etcd quorum; k3s_server holds %d: %s."
-                % (len(servers), _hosts(servers))
+                "k3s_server holds no host: put exactly one board (the control plane) in the k3s_server group."
             )
-    elif len(servers) > 1:
-        problems.append(
-            "k3s_server must hold exactly one host unless k3s_server_ha is true; it holds %d: %s."
-            % (len(servers), _hosts(servers))
-        )
-    both = sorted(set(servers) & set(agents))
-    if both:
-        problems.append(
-            "hosts in both k3s_server and k3s_agents (each would install a k3s server: "
-            "the 'all nodes became masters' failure): %s." % _hosts(both)
-        )
+        elif len(servers) > 1:
+            problems.append(
+                "k3s_server must hold exactly one host (the collection runs one k3s server, no HA "
+                "control plane); it holds %d: %s." % (len(servers), _hosts(servers))
+            )
+        both = sorted(set(servers) & set(plan.get("agents") or []))
+        if both:
+            problems.append(
+                "hosts in both k3s_server and k3s_agents (each would install a k3s server: "
+                "the 'all nodes became masters' failure): %s." % _hosts(both)
+            )
     gateways = sorted(plan.get("gateways") or [])
     if len(gateways) > 1:
         problems.append("gateway must hold at most one host (the laptop); it holds %d: %s."
@@ -277,24 +283,25 @@ def _topology_problems(plan):
 
 def _name_problems(plan):
     problems = []
-    # An unset hostname means the node keeps its inventory name.
-    names = dict((host, host if name in (None, "") else name)
-                 for host, name in (plan.get("node_names") or {}).items())
-    invalid = dict((host, name) for host, name in names.items()
-                   if not isinstance(name, str) or not valid_node_name(name.lower()))
-    if invalid:
-        problems.append(
-            "hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', "
-            "labels of at most 63 characters): %s." % _host_values(invalid)
-        )
-    duplicated = find_duplicates(dict(
-        (host, name.lower()) for host, name in names.items() if host not in invalid
-    ))
-    for name, hosts in duplicated.items():
-        problems.append(
-            "duplicate hostname %s on %s: k3s node names must be unique (a second node with the "
-            "same name replaces the first)." % (name, _hosts(hosts))
-        )
+    if "node_names" in plan:
+        # An unset hostname means the node keeps its inventory name.
+        names = dict((host, host if name in (None, "") else name)
+                     for host, name in (plan.get("node_names") or {}).items())
+        invalid = dict((host, name) for host, name in names.items() if not valid_node_name(name))
+        if invalid:
+            problems.append(
+                "hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', "
+                "labels of at most 63 characters; upper case is refused because the kubelet would "
+                "register a lowercased name): %s." % _host_values(invalid)
+            )
+        duplicated = find_duplicates(dict(
+            (host, name.lower()) for host, name in names.items() if host not in invalid
+        ))
+        for name, hosts in duplicated.items():
+            problems.append(
+                "duplicate hostname %s on %s: k3s node names must be unique (a second node with the "
+                "same name replaces the first)." % (name, _hosts(hosts))
+            )
     duplicated_hosts = find_duplicates(dict(plan.get("node_hosts") or {}))
     for address, hosts in duplicated_hosts.items():
         problems.append(
@@ -303,57 +310,68 @@ def _name_problems(plan):
     return problems
 
 
-def _parse_plan(plan):
-    """Parse the plan's networks and node addresses; return (parsed, problems)."""
+def _export_networks(value):
+    """cluster_nfs_export_network: one CIDR or address, or a list of them (an export's clients)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise NetworkPlanError("cluster_nfs_export_network is empty: name the network allowed to mount the export")
+    networks = []
+    for item in values:
+        if isinstance(item, str) and "/" not in item:
+            networks.append(netaddr.IPNetwork("%s/32" % parse_address(item, "cluster_nfs_export_network")))
+        else:
+            networks.append(parse_network(item, "cluster_nfs_export_network"))
+    return networks
+
+
+def _parse_plan(plan, ip_variable):
+    """Parse the plan's networks and node addresses that are present; return (parsed, problems)."""
     problems = []
     parsed = {}
-    try:
-        parsed["gateway"] = parse_interface_address(plan.get("gateway_address"), "cluster_gateway_address")
-    except NetworkPlanError as exc:
-        problems.append("%s." % exc)
-    for key, variable in (
-        ("node_network", "cluster_node_network"),
-        ("pod_cidr", "cluster_pod_cidr"),
-        ("service_cidr", "cluster_service_cidr"),
-    ):
+    if "gateway_address" in plan:
         try:
-            parsed[key] = parse_network(plan.get(key), variable)
+            parsed["gateway"] = parse_interface_address(plan.get("gateway_address"), "cluster_gateway_address")
         except NetworkPlanError as exc:
             problems.append("%s." % exc)
-    if plan.get("nfs_servers"):
+    for key, variable in _RANGE_VARIABLES:
+        if key in plan:
+            try:
+                parsed[key] = parse_network(plan.get(key), variable)
+            except NetworkPlanError as exc:
+                problems.append("%s." % exc)
+    # The export is checked only where an NFS server exists (or the caller does not say: a role's
+    # own preflight that passes no nfs_servers is the NFS role itself).
+    if "nfs_export_network" in plan and (plan.get("nfs_servers") or "nfs_servers" not in plan):
         try:
-            parsed["nfs_export_network"] = parse_network(plan.get("nfs_export_network"), "cluster_nfs_export_network")
+            parsed["nfs_export_network"] = _export_networks(plan.get("nfs_export_network"))
         except NetworkPlanError as exc:
             problems.append("%s." % exc)
     node_ips = {}
     invalid = {}
     for host, value in sorted((plan.get("node_ips") or {}).items()):
         try:
-            node_ips[host] = parse_address(value, "cluster_node_ip")
+            node_ips[host] = parse_address(value, ip_variable)
         except NetworkPlanError:
             invalid[host] = "%r" % (value,) if value not in (None, "") else "unset"
     if invalid:
-        problems.append("cluster_node_ip is missing or not an IPv4 address on: %s." % _host_values(invalid))
+        problems.append("%s is missing or not an IPv4 address on: %s." % (ip_variable, _host_values(invalid)))
     parsed["node_ips"] = node_ips
     return parsed, problems
 
 
-def _network_problems(parsed, plan):
+def _range_problems(parsed):
     problems = []
-    gateway = parsed["gateway"]
-    labels = {
-        "gateway": "the gateway network %s (cluster_gateway_address %s)" % (gateway.cidr, gateway),
-        "node_network": "cluster_node_network %s" % parsed["node_network"],
-        "pod_cidr": "cluster_pod_cidr %s" % parsed["pod_cidr"],
-        "service_cidr": "cluster_service_cidr %s" % parsed["service_cidr"],
-    }
+    labels = {}
+    networks = []
+    if "gateway" in parsed:
+        gateway = parsed["gateway"]
+        labels["gateway"] = "the gateway network %s (cluster_gateway_address %s)" % (gateway.cidr, gateway)
+        networks.append(("gateway", gateway.cidr))
+    for key, variable in _RANGE_VARIABLES:
+        if key in parsed:
+            labels[key] = "%s %s" % (variable, parsed[key])
+            networks.append((key, parsed[key]))
     # The node LAN lives inside the gateway's network by design; every other pair must be apart.
-    networks = [
-        ("gateway", gateway.cidr),
-        ("node_network", parsed["node_network"]),
-        ("pod_cidr", parsed["pod_cidr"]),
-        ("service_cidr", parsed["service_cidr"]),
-    ]
     for overlap in find_overlaps(dict((key, str(network)) for key, network in networks)):
         first, second = overlap["names"]
         if set((first, second)) == set(("gateway", "node_network")):
@@ -362,62 +380,76 @@ def _network_problems(parsed, plan):
             "%s overlaps %s: the two ranges must not share addresses (k3s routes its pod and "
             "service ranges inside the cluster, away from the LAN)." % (labels[first], labels[second])
         )
-    if parsed["node_network"] not in gateway.cidr:
+    if "gateway" in parsed and "node_network" in parsed and parsed["node_network"] not in parsed["gateway"].cidr:
         problems.append(
             "cluster_node_network %s is not inside %s: the boards could not reach the laptop."
             % (parsed["node_network"], labels["gateway"])
         )
+    return problems, labels
 
+
+def _node_ip_problems(parsed, labels, plan, ip_variable):
+    problems = []
     node_ips = parsed["node_ips"]
-    outside_gateway = dict((host, ip) for host, ip in node_ips.items() if ip not in gateway.cidr)
-    if outside_gateway:
-        problems.append("cluster_node_ip outside %s: %s." % (labels["gateway"], _host_values(outside_gateway)))
-    outside_nodes = dict(
-        (host, ip) for host, ip in node_ips.items()
-        if host not in outside_gateway and ip not in parsed["node_network"]
-    )
-    if outside_nodes:
-        problems.append("cluster_node_ip outside cluster_node_network %s: %s."
-                        % (parsed["node_network"], _host_values(outside_nodes)))
-    reserved = dict(
-        (host, ip) for host, ip in node_ips.items()
-        if ip in (gateway.cidr.network, gateway.cidr.broadcast)
-    )
-    if reserved:
-        problems.append("cluster_node_ip is the network or broadcast address of %s: %s."
-                        % (labels["gateway"], _host_values(reserved)))
+    outside_gateway = {}
+    if "gateway" in parsed:
+        gateway = parsed["gateway"]
+        outside_gateway = dict((host, ip) for host, ip in node_ips.items() if ip not in gateway.cidr)
+        if outside_gateway:
+            problems.append("%s outside %s: %s." % (ip_variable, labels["gateway"], _host_values(outside_gateway)))
+    if "node_network" in parsed:
+        outside_nodes = dict(
+            (host, ip) for host, ip in node_ips.items()
+            if host not in outside_gateway and ip not in parsed["node_network"]
+        )
+        if outside_nodes:
+            problems.append("%s outside cluster_node_network %s: %s."
+                            % (ip_variable, parsed["node_network"], _host_values(outside_nodes)))
+    if "gateway" in parsed:
+        reserved = dict(
+            (host, ip) for host, ip in node_ips.items()
+            if ip in (gateway.cidr.network, gateway.cidr.broadcast)
+        )
+        if reserved:
+            problems.append("%s is the network or broadcast address of %s: %s."
+                            % (ip_variable, labels["gateway"], _host_values(reserved)))
     for key in ("pod_cidr", "service_cidr"):
-        inside = dict((host, ip) for host, ip in node_ips.items() if ip in parsed[key])
-        if inside:
-            problems.append("cluster_node_ip inside %s, which k3s keeps for itself: %s."
-                            % (labels[key], _host_values(inside)))
-
-    takes_gateway = sorted(host for host, ip in node_ips.items() if ip == gateway.ip)
-    if takes_gateway:
-        problems.append("cluster_node_ip %s is the gateway's own address (cluster_gateway_address): %s."
-                        % (gateway.ip, _hosts(takes_gateway)))
+        if key in parsed:
+            inside = dict((host, ip) for host, ip in node_ips.items() if ip in parsed[key])
+            if inside:
+                problems.append("%s inside %s, which k3s keeps for itself: %s."
+                                % (ip_variable, labels[key], _host_values(inside)))
+    if "gateway" in parsed:
+        takes_gateway = sorted(host for host, ip in node_ips.items() if ip == gateway.ip)
+        if takes_gateway:
+            problems.append("%s %s is the gateway's own address (cluster_gateway_address): %s."
+                            % (ip_variable, gateway.ip, _hosts(takes_gateway)))
     for address, hosts in find_duplicates(dict((host, str(ip)) for host, ip in node_ips.items())).items():
-        problems.append("duplicate cluster_node_ip %s on %s." % (address, _hosts(hosts)))
+        problems.append("duplicate %s %s on %s." % (ip_variable, address, _hosts(hosts)))
 
-    if "nfs_export_network" in parsed:  # parsed only when there is an NFS server
-        export = parsed["nfs_export_network"]
+    if "nfs_export_network" in parsed:
+        exports = parsed["nfs_export_network"]
         clients = plan.get("nfs_clients") or []
-        refused = dict((host, node_ips[host]) for host in clients if host in node_ips and node_ips[host] not in export)
+        refused = dict((host, node_ips[host]) for host in clients
+                       if host in node_ips and not any(node_ips[host] in export for export in exports))
         if refused:
             problems.append(
                 "cluster_nfs_export_network %s does not contain these NFS clients, which could not "
-                "mount the dataset: %s." % (export, _host_values(refused))
+                "mount the dataset: %s." % (", ".join(str(export) for export in exports), _host_values(refused))
             )
     return problems
 
 
 def network_plan_problems(plan):
-    """Check a whole network plan; return the problems as sentences (empty list: all good).
+    """Check a network plan; return the problems as sentences (empty list: all good).
 
-    ``plan`` is a mapping with the keys in PLAN_KEYS (see plugins/filter/network_plan_problems.yml):
+    ``plan`` is a mapping with keys from PLAN_KEYS (see plugins/filter/network_plan_problems.yml):
     the cluster-wide networks, each node's ``cluster_node_ip`` (``node_ips``), the hostnames the
     nodes will get (``node_names``), their ``ansible_host`` values (``node_hosts``) and the group
     members (``servers``, ``agents``, ``gateways``, ``nfs_servers``, ``nfs_clients``).
+    Each rule runs when the plan holds the keys it reads (the preflight role passes them all; a
+    role's own preflight passes what it depends on). ``node_ip_variable`` names the variable the
+    addresses come from in the sentences (default ``cluster_node_ip``).
     Every sentence names the inventory variable and the hosts/values to fix.
     """
     if not isinstance(plan, dict):
@@ -426,11 +458,13 @@ def network_plan_problems(plan):
     if unknown:
         raise TypeError("network_plan_problems: unknown keys %s (known: %s)" % (
             ", ".join(unknown), ", ".join(PLAN_KEYS)))
+    ip_variable = plan.get("node_ip_variable") or "cluster_node_ip"
     problems = _topology_problems(plan) + _name_problems(plan)
-    parsed, parse_problems = _parse_plan(plan)
+    parsed, parse_problems = _parse_plan(plan, ip_variable)
     problems.extend(parse_problems)
-    # Range arithmetic needs the four ranges; nodes with an unusable address are left out of it
-    # (they are already reported).
-    if all(key in parsed for key in ("gateway", "node_network", "pod_cidr", "service_cidr")):
-        problems.extend(_network_problems(parsed, plan))
+    # Nodes with an unusable address are left out of the range arithmetic (already reported);
+    # ranges that do not parse are reported and left out too.
+    range_problems, labels = _range_problems(parsed)
+    problems.extend(range_problems)
+    problems.extend(_node_ip_problems(parsed, labels, plan, ip_variable))
     return problems

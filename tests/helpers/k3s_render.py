@@ -43,6 +43,9 @@ PLAYBOOK = """
 - name: Render role templates
   hosts: "{{ render_host }}"
   gather_facts: false
+  roles:
+    # The cluster_* defaults, as role defaults (the inventory wins), as the k3s roles see them.
+    - role: "{{ render_role_dir }}/../cluster"
   tasks:
     - name: Load the role's defaults and vars
       ansible.builtin.include_vars:

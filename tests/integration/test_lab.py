@@ -213,6 +213,18 @@ def _gateway_answers_dns_for_the_lan(lab):
     assert answer == [0, 1, master_ip], f"DNS answer from the gateway {gateway_ip}: {answer}"
 
 
+def _nodes_sync_their_clock_from_the_gateway(lab):
+    # jetson_base's chrony on every node takes the gateway as its one source and reaches it;
+    # edgeai-time-sync-wait (which holds time-sync.target at boot) waits for the sync.
+    network = yaml.safe_load((lab["inventory"] / "group_vars" / "all" / "network.yml").read_text())
+    gateway_ip = network["cluster_gateway_address"].split("/")[0]
+    for node in (f"{NAME}-master", f"{NAME}-worker1", f"{NAME}-worker2"):
+        waited = _docker("exec", node, "systemctl", "start", "edgeai-time-sync-wait.service", check=False)
+        assert waited.returncode == 0, f"{node} did not sync from the gateway: {waited.stderr}"
+        sources = _docker("exec", node, "chronyc", "-n", "sources").stdout.splitlines()
+        assert [line.split()[:2] for line in sources if line[:1] == "^"] == [["^*", gateway_ip]], sources
+
+
 def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
     # Small counts: the lab's "boards" share this machine's cores, so the numbers measure
     # nothing; what is tested is the path from the image to the report.
@@ -240,4 +252,5 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     _second_site_run_changes_nothing(lab)
     _nodes_reach_upstream_through_the_gateways_nat()
     _gateway_answers_dns_for_the_lan(lab)
+    _nodes_sync_their_clock_from_the_gateway(lab)
     _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)

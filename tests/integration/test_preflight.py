@@ -153,6 +153,12 @@ def _expected(*problems):
 OVERLAP = ("the two ranges must not share addresses (k3s routes its pod and service ranges inside the "
            "cluster, away from the LAN).")
 
+UPPER_CASE = ("hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', labels of at "
+              "most 63 characters; upper case is refused because the kubelet would register a lowercased "
+              "name): pf-node2 (Jetson-B).")
+TWO_SERVERS = ("k3s_server must hold exactly one host (the collection runs one k3s server, no HA control "
+               "plane); it holds 2: pf-node1, pf-node2.")
+
 CASES = [
     pytest.param(
         dict(plan={"cluster_gateway_address": "10.42.0.1/24"}),
@@ -198,22 +204,26 @@ CASES = [
     ),
     pytest.param(
         dict(node_vars={"pf-node1": {"jetson_base_hostname": "jetson"},
-                        "pf-node2": {"jetson_base_hostname": "Jetson"}}),
+                        "pf-node2": {"jetson_base_hostname": "jetson"}}),
         _expected("duplicate hostname jetson on pf-node1, pf-node2: k3s node names must be unique "
                   "(a second node with the same name replaces the first)."),
         id="duplicate-hostname",
     ),
     pytest.param(
+        dict(node_vars={"pf-node2": {"jetson_base_hostname": "Jetson-B"}}),
+        _expected(UPPER_CASE),
+        id="upper-case-hostname",
+    ),
+    pytest.param(
         dict(servers=("pf-node1", "pf-node2"), agents=()),
-        _expected("k3s_server must hold exactly one host unless k3s_server_ha is true; it holds 2: "
-                  "pf-node1, pf-node2."),
+        _expected(TWO_SERVERS),
         id="two-servers",
     ),
     pytest.param(
+        # There is no HA control plane: the variable does not make two servers acceptable.
         dict(plan={"k3s_server_ha": True}, servers=("pf-node1", "pf-node2"), agents=()),
-        _expected("k3s_server_ha needs an odd number of servers for etcd quorum; k3s_server holds 2: "
-                  "pf-node1, pf-node2."),
-        id="ha-with-two-servers",
+        _expected(TWO_SERVERS),
+        id="k3s-server-ha-is-not-a-thing",
     ),
     pytest.param(
         dict(servers=("pf-node1",), agents=("pf-node1", "pf-node2")),
@@ -249,7 +259,7 @@ def test_site_preflight_fails_before_touching_hosts(hosts, tmp_path, case, messa
 
 
 def test_sound_plan_passes_without_touching_hosts(hosts, tmp_path):
-    rc, report, execs = _run(FILES / "preflight_only.yml", _inventory(tmp_path))
+    rc, report, execs = _run(ROOT / "playbooks" / "preflight.yml", _inventory(tmp_path))
     assert (rc, _failures(report)) == (0, [])
     assert sorted(report["stats"]) == HOSTS
     assert all(stats["changed"] == 0 for stats in report["stats"].values())
@@ -264,6 +274,35 @@ def test_preflight_runs_in_check_mode_with_only_its_tag(hosts, tmp_path):
     assert "cluster_pod_cidr 10.42.0.0/16" in _failures(report)[0][2]
     assert execs == []
 
+
+
+def _unreachable_inventory(tmp_path, **changes):
+    """The same plan on hosts nobody can reach: TEST-NET-1 addresses (RFC 5737) over SSH."""
+    path = _inventory(tmp_path, **changes)
+    inventory = yaml.safe_load(path.read_text())
+    inventory["all"]["vars"].update(ansible_connection="ssh", ansible_ssh_common_args="-o ConnectTimeout=2")
+    for group in inventory["all"]["children"]["jetson"]["children"].values():
+        for name, hostvars in group["hosts"].items():
+            hostvars["ansible_host"] = "192.0.2.%d" % (HOSTS.index(name) + 1)
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+# playbooks/preflight.yml (the users' "only check my inventory"): decides on the rules alone.
+# Its hosts cannot be reached, so a run that tried to contact one would fail as unreachable.
+def test_preflight_playbook_passes_a_sound_plan_on_unreachable_hosts(tmp_path):
+    rc, report, _execs = _run(ROOT / "playbooks" / "preflight.yml", _unreachable_inventory(tmp_path))
+    assert (rc, _failures(report)) == (0, [])
+    assert sorted(report["stats"]) == HOSTS
+    assert all(stats["unreachable"] == 0 and stats["changed"] == 0 for stats in report["stats"].values())
+
+
+def test_preflight_playbook_refuses_a_bad_plan_on_unreachable_hosts(tmp_path):
+    inventory = _unreachable_inventory(tmp_path, node_vars={"pf-node2": {"jetson_base_hostname": "Jetson-B"}})
+    rc, report, _execs = _run(ROOT / "playbooks" / "preflight.yml", inventory)
+    assert rc == 2
+    assert [msg for _name, _host, msg in _failures(report)] == [_expected(UPPER_CASE)]
+    assert all(stats["unreachable"] == 0 for stats in report["stats"].values())
 
 
 def test_the_exec_probe_sees_a_play_that_reaches_the_hosts(hosts, tmp_path):

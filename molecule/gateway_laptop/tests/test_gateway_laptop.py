@@ -62,4 +62,5 @@ def test_chrony_serves_time_without_touching_the_clock(host):
     assert host.service("chrony").is_running
     assert " -x" in host.check_output("ps -o args= -C chronyd")
     assert host.socket("udp://0.0.0.0:123").is_listening
-    assert host.file("/etc/chrony/conf.d/edgeai-gateway.conf").contains("^allow %s$" % LAN)
+    # The node network (cluster_node_network), which every board's chrony asks.
+    assert host.file("/etc/chrony/conf.d/edgeai-gateway.conf").contains("^allow 172.30.21.0/24$")

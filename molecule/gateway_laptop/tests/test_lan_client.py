@@ -32,3 +32,23 @@ def test_upstream_sees_the_laptops_address_not_the_clients(host):
 
 def test_the_laptop_answers_dns_for_the_lan(host):
     assert json.loads(host.check_output(RESOLVE)) == {"rcode": 0, "answers": 1, "last": "172.30.20.3"}
+
+
+def test_time_client_uses_the_gateway_and_reaches_it(host):
+    """jetson_base's chrony on the board: the laptop is its one source, selected (^*) and reachable."""
+    sources = [line for line in host.check_output("chronyc -n sources").splitlines() if line[:1] == "^"]
+    assert len(sources) == 1
+    assert sources[0].split()[1] == "172.30.21.1"
+    # The first sync (iburst) may still be under way: the unit that holds time-sync.target at boot
+    # waits for it, and fails if the gateway does not answer.
+    host.run_expect([0], "systemctl start edgeai-time-sync-wait.service")
+    selected = [line for line in host.check_output("chronyc -n sources").splitlines() if line.startswith("^*")]
+    assert selected and selected[0].split()[1] == "172.30.21.1"
+    tracking = host.check_output("chronyc -n tracking")
+    assert "(172.30.21.1)" in tracking.splitlines()[0]
+    assert "Leap status     : Normal" in tracking
+
+
+def test_time_client_never_sets_this_machines_clock(host):
+    assert " -x" in host.check_output("ps -o args= -C chronyd")
+    assert host.service("edgeai-time-sync-wait.service").is_enabled

@@ -87,3 +87,27 @@ def test_admin_user_is_in_the_docker_group(host):
 
 def test_no_jetson_clocks_unit_outside_tegra(host):
     assert not host.file("/etc/systemd/system/jetson-clocks.service").exists
+
+
+def test_chrony_syncs_from_the_gateway_and_steps_a_far_off_clock(host):
+    conf = host.file("/etc/chrony/chrony.conf").content_string.splitlines()
+    # The gateway's address, from cluster_gateway_address 172.30.11.1/24; no other source.
+    assert [line for line in conf if line.startswith(("server ", "pool "))] == ["server 172.30.11.1 iburst"]
+    assert "makestep 1.0 3" in conf
+    assert host.service("chrony").is_running and host.service("chrony").is_enabled
+    sources = [line.split()[1] for line in host.check_output("chronyc -n sources").splitlines() if line[:1] == "^"]
+    assert sources == ["172.30.11.1"]
+
+
+def test_chrony_never_sets_the_containers_clock(host):
+    # A container shares the machine's clock: chronyd runs with -x, and without CAP_SYS_TIME.
+    assert " -x" in host.check_output("ps -o args= -C chronyd")
+    bounding = int(host.check_output("sed -n 's/^CapBnd:\\t//p' /proc/1/status"), 16)
+    assert not bounding & (1 << 25)  # CAP_SYS_TIME (linux/capability.h)
+    assert "rtcsync" not in host.file("/etc/chrony/chrony.conf").content_string
+
+
+def test_boot_waits_for_the_first_sync_before_time_sync_target(host):
+    unit = host.file("/etc/systemd/system/edgeai-time-sync-wait.service").content_string
+    assert "Before=time-sync.target" in unit and "ExecStart=/usr/bin/chronyc waitsync 18 0 0 10" in unit
+    assert host.service("edgeai-time-sync-wait.service").is_enabled

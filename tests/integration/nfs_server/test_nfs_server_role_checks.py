@@ -91,7 +91,9 @@ def test_preflight_allows_no_root_squash_only_with_a_warning(tmp_path):
 def test_preflight_refuses_a_client_outside_the_export_network(tmp_path):
     rc, out = run_tasks(tmp_path, "preflight.yml", {}, hosts_file=inventory(tmp_path, agent_ip="10.0.0.5"))
     assert rc != 0
-    assert "NFS client agent1 (10.0.0.5) is outside the networks allowed to mount /nfs/images" in out
+    # The rule of the preflight role (network_plan_problems), applied to the export's client list.
+    assert ("NFS client agent1 could not mount /nfs/images: cluster_nfs_export_network 192.168.10.0/24 does "
+            "not contain these NFS clients, which could not mount the dataset: agent1 (10.0.0.5).") in out
 
 
 def test_preflight_refuses_an_inventory_without_nfs_server(tmp_path):

@@ -29,7 +29,9 @@ def _trusted(value):
 
 
 def render(template, **overrides):
-    variables = _trusted(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()))
+    # The cluster_* defaults (roles/cluster, a dependency of the role), then the role's own.
+    variables = _trusted(yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text()))
+    variables.update(_trusted(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())))
     variables.update(_trusted(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())))
     variables.update({
         "groups": {"all": ["master", "worker1", "worker2", "worker3"],

@@ -59,3 +59,20 @@ def test_interface_address_filter_gives_the_network():
 def test_interface_address_filter_names_the_variable_in_errors():
     with pytest.raises(AnsibleFilterError, match="gateway_laptop_address '10.0.0.1' needs a prefix length"):
         FILTERS["interface_address"]("10.0.0.1", "gateway_laptop_address")
+
+
+# --- network_plan_problems as the roles' preflights call it ---------------------------------
+
+def test_role_preflights_get_the_preflight_roles_sentence_for_an_upper_case_hostname():
+    """jetson_base passes only node names; the preflight role the whole plan: same sentence."""
+    role_part = FILTERS["network_plan_problems"]({"node_names": {"w1": "Jetson-A"}})
+    assert role_part == [
+        "hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', labels of at most "
+        "63 characters; upper case is refused because the kubelet would register a lowercased name): "
+        "w1 (Jetson-A)."
+    ]
+
+
+def test_network_plan_problems_filter_refuses_the_removed_ha_switch():
+    with pytest.raises(AnsibleFilterError, match="network_plan_problems: .*unknown keys server_ha"):
+        FILTERS["network_plan_problems"]({"servers": ["a", "b", "c"], "server_ha": True})

@@ -45,7 +45,6 @@ def _example_plan():
         "gateways": sorted(groups["gateway"]["hosts"]),
         "nfs_servers": sorted(groups["nfs_server"]["hosts"]),
         "nfs_clients": sorted(agents),
-        "server_ha": False,
     }
 
 
@@ -216,6 +215,10 @@ def test_reference_inventory_has_no_problems():
     assert network_plan_problems(REFERENCE) == []
 
 
+NAME_RULE = ("hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', labels of at "
+             "most 63 characters; upper case is refused because the kubelet would register a lowercased "
+             "name): ")
+
 OVERLAP_HINT = ("the two ranges must not share addresses (k3s routes its pod and service ranges "
                 "inside the cluster, away from the LAN).")
 
@@ -303,16 +306,21 @@ PROBLEMS = [
         id="invalid-node-ips",
     ),
     pytest.param(
-        dict(node_names={"jetson-worker1": "jetson", "jetson-worker2": "Jetson"}),
+        dict(node_names={"jetson-worker1": "jetson", "jetson-worker2": "jetson"}),
         ["duplicate hostname jetson on jetson-worker1, jetson-worker2: k3s node names must be unique "
          "(a second node with the same name replaces the first)."],
-        id="duplicate-hostname-case-insensitive",
+        id="duplicate-hostname",
     ),
     pytest.param(
         dict(node_names={"jetson-worker1": "jetson_worker1"}),
-        ["hostnames that cannot be k3s node names (lowercase letters, digits, '-' and '.', labels of at most "
-         "63 characters): jetson-worker1 (jetson_worker1)."],
+        [NAME_RULE + "jetson-worker1 (jetson_worker1)."],
         id="invalid-hostname",
+    ),
+    pytest.param(
+        # Upper case is refused, not folded: the kubelet would register "jetson-a" for "Jetson-A".
+        dict(node_names={"jetson-worker1": "Jetson-A", "jetson-worker2": "jetson-a"}),
+        [NAME_RULE + "jetson-worker1 (Jetson-A)."],
+        id="upper-case-hostname",
     ),
     pytest.param(
         dict(node_hosts={"jetson-worker2": "192.168.10.2"}),
@@ -327,18 +335,18 @@ PROBLEMS = [
     pytest.param(
         dict(servers=["jetson-master", "jetson-worker1"]),
         [
-            "k3s_server must hold exactly one host unless k3s_server_ha is true; it holds 2: "
-            "jetson-master, jetson-worker1.",
+            "k3s_server must hold exactly one host (the collection runs one k3s server, no HA control "
+            "plane); it holds 2: jetson-master, jetson-worker1.",
             "hosts in both k3s_server and k3s_agents (each would install a k3s server: the 'all nodes "
             "became masters' failure): jetson-worker1.",
         ],
         id="two-servers-one-also-agent",
     ),
     pytest.param(
-        dict(servers=["jetson-master", "jetson-worker1"], agents=["jetson-worker2"], server_ha=True),
-        ["k3s_server_ha needs an odd number of servers for etcd quorum; k3s_server holds 2: "
-         "jetson-master, jetson-worker1."],
-        id="ha-with-even-servers",
+        dict(servers=["jetson-master", "jetson-worker1", "jetson-worker2"], agents=[], nfs_clients=[]),
+        ["k3s_server must hold exactly one host (the collection runs one k3s server, no HA control "
+         "plane); it holds 3: jetson-master, jetson-worker1, jetson-worker2."],
+        id="three-servers-no-ha",
     ),
     pytest.param(
         dict(agents=["jetson-master", "jetson-worker1", "jetson-worker2"]),
@@ -385,10 +393,53 @@ def test_unset_hostname_means_the_inventory_name():
     ]
 
 
-def test_ha_with_three_servers_is_fine():
-    plan = _plan(servers=["jetson-master", "jetson-worker1", "jetson-worker2"], agents=[],
-                 nfs_clients=[], server_ha=True)
-    assert network_plan_problems(plan) == []
+def test_ha_is_not_a_plan_key():
+    with pytest.raises(TypeError, match="unknown keys server_ha"):
+        network_plan_problems(_plan(server_ha=True))
+
+
+# --- the same rules for a role's own preflight (a part of the plan) ---------------------------
+
+@pytest.mark.parametrize(
+    "plan, expected",
+    [
+        ({}, []),
+        ({"node_names": {"a": "Jetson-A"}}, [NAME_RULE + "a (Jetson-A)."]),
+        ({"servers": ["m1", "m2"], "agents": ["m2"]},
+         ["k3s_server must hold exactly one host (the collection runs one k3s server, no HA control plane); "
+          "it holds 2: m1, m2.",
+          "hosts in both k3s_server and k3s_agents (each would install a k3s server: the 'all nodes became "
+          "masters' failure): m2."]),
+        # k3s_server's own check: its node address against its own ranges, named by its variable.
+        ({"node_ips": {"m1": "10.42.0.5"}, "pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16",
+          "node_ip_variable": "k3s_server_node_ip"},
+         ["k3s_server_node_ip inside cluster_pod_cidr 10.42.0.0/16, which k3s keeps for itself: m1 (10.42.0.5)."]),
+        ({"node_ips": {"m1": "not-an-ip"}, "node_ip_variable": "k3s_agent_node_ip"},
+         ["k3s_agent_node_ip is missing or not an IPv4 address on: m1 ('not-an-ip')."]),
+        # jetson_base's static address: inside the gateway network, not the gateway itself.
+        ({"gateway_address": "192.168.0.1/16", "node_ips": {"w1": "192.168.0.1"},
+          "node_ip_variable": "jetson_base_static_ip"},
+         ["jetson_base_static_ip 192.168.0.1 is the gateway's own address (cluster_gateway_address): w1."]),
+        # nfs_server's client check: the export's client list (addresses or CIDRs).
+        ({"nfs_export_network": ["192.168.10.0/25", "192.168.10.200"], "nfs_clients": ["w1", "w2", "w3"],
+          "node_ips": {"w1": "192.168.10.2", "w2": "192.168.10.200", "w3": "192.168.10.201"}},
+         ["cluster_nfs_export_network 192.168.10.0/25, 192.168.10.200/32 does not contain these NFS clients, "
+          "which could not mount the dataset: w3 (192.168.10.201)."]),
+    ],
+    ids=["empty", "name", "servers", "k3s-server-node-ip", "agent-node-ip", "static-ip-is-gateway", "nfs-clients"],
+)
+def test_partial_plans_apply_the_same_rules(plan, expected):
+    assert network_plan_problems(plan) == expected
+
+
+def test_every_rule_runs_on_the_full_plan():
+    """The preflight role passes every key, so no rule is skipped for the whole inventory."""
+    plan = _plan(servers=[], node_names={"jetson-worker1": "Worker"}, pod_cidr="10.43.0.0/16",
+                 node_ips={"jetson-worker2": "bogus"}, nfs_export_network="192.168.10.0/31")
+    problems = network_plan_problems(plan)
+    assert [problem.split(" ")[0] for problem in problems] == [
+        "k3s_server", "hostnames", "cluster_node_ip", "cluster_pod_cidr", "cluster_nfs_export_network",
+    ]
 
 
 def test_nfs_checks_are_skipped_without_an_nfs_server():
@@ -427,3 +478,29 @@ def test_describe_interface_address(value, expected):
 def test_describe_interface_address_refuses_a_bare_address():
     with pytest.raises(NetworkPlanError, match="needs a prefix length"):
         describe_interface_address("192.168.0.1")
+
+
+# --- fuzz: whatever an inventory holds, a list of sentences or a TypeError, never a traceback ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20),
+                    st.sampled_from(["10.42.0.0/16", "192.168.0.1/16", "192.168.10.2", "Jetson", "a/33", "::1"]),
+                    st.lists(st.text(max_size=8), max_size=3))
+_HOSTS = st.sampled_from(["jetson-master", "jetson-worker1", "w2"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "gateway_address": _VALUES, "node_network": _VALUES, "pod_cidr": _VALUES, "service_cidr": _VALUES,
+    "nfs_export_network": _VALUES,
+    "node_ips": st.dictionaries(_HOSTS, _VALUES, max_size=3),
+    "node_names": st.dictionaries(_HOSTS, _VALUES, max_size=3),
+    "node_hosts": st.dictionaries(_HOSTS, st.text(max_size=8), max_size=3),
+    "servers": st.lists(_HOSTS, max_size=3), "agents": st.lists(_HOSTS, max_size=3),
+    "nfs_servers": st.lists(_HOSTS, max_size=2), "nfs_clients": st.lists(_HOSTS, max_size=3),
+}))
+def test_any_partial_plan_gives_sentences(plan):
+    problems = network_plan_problems(plan)
+    assert isinstance(problems, list) and all(isinstance(p, str) and p.endswith(".") for p in problems)
