@@ -45,7 +45,7 @@ PLAYBOOK = """
   gather_facts: false
   roles:
     # The cluster_* defaults, as role defaults (the inventory wins), as the k3s roles see them.
-    - role: "{{ render_role_dir }}/../cluster"
+    - role: "{{ render_roles_dir }}/cluster"
   tasks:
     - name: Load the role's defaults and vars
       ansible.builtin.include_vars:
