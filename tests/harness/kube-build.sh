@@ -58,7 +58,8 @@ t0=$(date +%s)
 # reflect2/json-iterator as Kubernetes 1.30) links without it under Go 1.26, the flag is kept as a
 # guard for the larger Kubernetes graph until a build without it has been shown to link.
 build=(nice -n 10 go build -mod=readonly -trimpath -ldflags '-s -w -checklinkname=0')
-(cd "$KUBE_SRC" && CGO_ENABLED=1 "${build[@]}" -o "$tmp/jc-kube" .)
+# providerless: without the in-tree cloud providers (GCE/AWS/Azure/vSphere SDKs), as k3s builds.
+(cd "$KUBE_SRC" && CGO_ENABLED=1 "${build[@]}" -tags providerless -o "$tmp/jc-kube" .)
 "$tmp/jc-kube" version >&2
 # kwok, the node stand-in, from its own module (tests/kube/kwok/tools.go says why).
 (cd "$KUBE_SRC/kwok" && CGO_ENABLED=0 "${build[@]}" -o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok)
