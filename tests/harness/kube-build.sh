@@ -57,7 +57,11 @@ t0=$(date +%s)
 # linker refuses //go:linkname pulls of runtime internals it does not list; kwok (with the same
 # reflect2/json-iterator as Kubernetes 1.30) links without it under Go 1.26, the flag is kept as a
 # guard for the larger Kubernetes graph until a build without it has been shown to link.
-build=(nice -n 10 go build -mod=readonly -trimpath -ldflags '-s -w -checklinkname=0')
+# The version the components report (/version), as Kubernetes' and k3s's builds stamp it.
+kversion=$(sed -n 's/^\tk8s.io\/kubernetes v//p' "$KUBE_SRC/go.mod")
+v=k8s.io/component-base/version
+build=(nice -n 10 go build -mod=readonly -trimpath -ldflags "-s -w -checklinkname=0 -X $v.gitVersion=v$kversion \
+  -X $v.gitMajor=${kversion%%.*} -X $v.gitMinor=$(echo "$kversion" | cut -d. -f2) -X $v.gitTreeState=clean")
 # providerless: without the in-tree cloud providers (GCE/AWS/Azure/vSphere SDKs), as k3s builds.
 (cd "$KUBE_SRC" && CGO_ENABLED=1 "${build[@]}" -tags providerless -o "$tmp/jc-kube" .)
 "$tmp/jc-kube" version >&2

@@ -204,9 +204,9 @@ class ControlPlane(object):
 
     def start_kwok(self):
         """kwok, the node stand-in, for the nodes annotated kwok.x-k8s.io/node=fake."""
-        self._spawn("kwok", "--kubeconfig=%s" % self.kubeconfigs["admin"], binary=str(Path(self.binary).parent / "kwok"),
+        self._spawn("kwok", "--kubeconfig=%s" % self.kubeconfigs["admin"],
                     "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=%s=fake" % KWOK_ANNOTATION,
-                    "--cidr=10.42.0.0/16")
+                    "--cidr=%s" % self.cluster_cidr, binary=str(Path(self.binary).parent / "kwok"))
 
     def client(self):
         from kubernetes import config

@@ -149,7 +149,9 @@ def test_nodes_carry_the_labels_and_taints_the_roles_configure(nodes):
         ("node-role.kubernetes.io/control-plane", "true", "NoSchedule")]
     for worker in WORKERS:
         assert nodes[worker].metadata.labels["node-type"] == "worker"
-        assert not [t for t in nodes[worker].spec.taints or [] if t.effect == "NoSchedule"]
+        # node.kubernetes.io/* taints are the node lifecycle controller's (not-ready until kwok's
+        # first heartbeat is seen); none comes from the roles' configuration.
+        assert not [t for t in nodes[worker].spec.taints or [] if not t.key.startswith("node.kubernetes.io/")]
     assert "node-type" not in master.metadata.labels
 
 
@@ -203,7 +205,11 @@ def test_the_indexed_job_runs_one_pod_per_index_on_workers_only(cluster, applied
         status = batch.read_namespaced_job(name, namespace).status
         return status if (status.succeeded or 0) == JOBS else None
     status = wait_for("the Job to complete (kwok plays the pods)", complete)
-    assert status.completed_indexes == "0-%d" % (JOBS - 1)
+    indexes = set()
+    for part in status.completed_indexes.split(","):  # "0,1" or "0-2" (the API's compact form)
+        first, _, last = part.partition("-")
+        indexes.update(range(int(first), int(last or first) + 1))
+    assert indexes == set(range(JOBS))
     pods = core.list_namespaced_pod(namespace, label_selector="job-name=%s" % name).items
     placement = sorted((p.metadata.annotations["batch.kubernetes.io/job-completion-index"], p.spec.node_name)
                        for p in pods)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/k3s-io/kine/pkg/endpoint"
 	"github.com/spf13/cobra"
@@ -40,6 +41,8 @@ func newKineCommand() *cobra.Command {
 	}
 	flags := cmd.Flags()
 	flags.StringVar(&cfg.Listener, "listen-address", "unix://kine.sock", "where to serve the etcd API: unix://PATH or HOST:PORT")
+	// kine's own default (and k3s's): the watch progress-notify interval must not be zero.
+	flags.DurationVar(&cfg.NotifyInterval, "watch-progress-notify-interval", 5*time.Second, "interval between etcd watch progress notifications")
 	flags.StringVar(&cfg.Endpoint, "endpoint", "sqlite://./db/state.db?_journal=WAL&cache=shared&_busy_timeout=30000", "datastore, e.g. sqlite://PATH")
 	return cmd
 }
