@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests and the lab need on a fresh Debian/Ubuntu machine: the pinned
-# virtualenv, a running Docker engine and the locally built base images. Safe to rerun.
+# virtualenv, a running Docker engine, the locally built base images and the Kubernetes
+# components built from Go modules (tests/kube). Safe to rerun.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -27,6 +28,12 @@ stage_end
 
 stage_start "bootstrap: base images"
 "$here/base-images.sh"
+stage_end
+
+stage_start "bootstrap: kube components"
+# jc-kube (tests/kube): the real Kubernetes components the kube tests run; cached per content
+# key outside the checkout, so this is a no-op until tests/kube or Go changes.
+"$here/kube-build.sh" >/dev/null
 stage_end
 
 echo "Bootstrap timings:"; cat "$EDGEAI_JC_TIMINGS"
