@@ -20,7 +20,8 @@ lint sanity unit integration: bootstrap
 	tests/harness/run-tests.sh $@
 
 ## make lab: bring up the local container lab, run site.yml against it, then the benchmark
-lab: bootstrap
+lab:
+	EDGEAI_JC_TEST_TOOLS=0 tests/harness/bootstrap.sh
 	ansible-playbook playbooks/lab.yml
 	ansible-playbook site.yml -i $(LAB_INVENTORY)
 	ansible-playbook playbooks/benchmark.yml -i $(LAB_INVENTORY)
