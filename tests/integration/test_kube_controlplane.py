@@ -69,12 +69,15 @@ def wait_for(what, predicate, timeout=120):
 def rendered(tmp_path_factory):
     """Everything the roles render for the reference topology, with their defaults."""
     base = tmp_path_factory.mktemp("render")
+    # config.yaml is k3s_common's template (both k3s roles render it); the GPU objects are the server's.
     server, resolved = render(base / "server", "k3s_server", MASTER,
-                              ["config.yaml", "gpu/runtimeclass.yaml", "gpu/nvidia-device-plugin.yaml"],
+                              {"config.yaml": "k3s_common/templates/config.yaml.j2",
+                               "gpu/runtimeclass.yaml": "k3s_server/templates/gpu/runtimeclass.yaml.j2",
+                               "gpu/nvidia-device-plugin.yaml": "k3s_server/templates/gpu/nvidia-device-plugin.yaml.j2"},
                               resolve=["k3s_server_version"])
     configs = {MASTER: yaml.safe_load((server / "config.yaml").read_text())}
     for worker in WORKERS:
-        out, _ = render(base / worker, "k3s_agent", worker, ["config.yaml"])
+        out, _ = render(base / worker, "k3s_agent", worker, {"config.yaml": "k3s_common/templates/config.yaml.j2"})
         configs[worker] = yaml.safe_load((out / "config.yaml").read_text())
     nfs, _ = render(base / "nfs", "nfs_server", MASTER, ["k8s/persistentvolume.yml", "k8s/persistentvolumeclaim.yml"],
                     {"nfs_server_address": "192.168.10.1"})
