@@ -139,6 +139,13 @@ def test_list_images_is_sorted_recursive_and_case_insensitive(tmp_path):
     assert jc_infer.list_images(str(tmp_path)) == ["a.JPEG", "b.jpg", "sub/c.Jpg"]
 
 
+def test_list_images_names_files_two_levels_down_relative_to_the_root(tmp_path):
+    for rel in ("z/y/e.jpg", "z/d.jpg", "a/b/c/f.jpeg", "a.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    assert jc_infer.list_images(str(tmp_path) + "/") == ["a.jpg", "a/b/c/f.jpeg", "z/d.jpg", "z/y/e.jpg"]
+
+
 def test_missing_image_dir_is_a_settings_error(tmp_path):
     with pytest.raises(jc_infer.SettingsError, match="IMAGE_DIR"):
         jc_infer.list_images(str(tmp_path / "absent"))
