@@ -449,14 +449,21 @@ def run_infer(args, env, gpu, label, log_name):
 
 def finish(proc_tuple):
     proc, t, err, label = proc_tuple
-    out, _ = proc.communicate()
-    wall = time.time() - t
+    out, t_line = [], None
+    for line in proc.stdout:  # line by line, to see when the result line arrives
+        out.append(line)
+        if line.startswith("{"):
+            t_line = time.time()
+    proc.wait()
+    t_exit = time.time()
     err.close()
+    out = "".join(out)
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if proc.returncode or not lines:
         raise RuntimeError("%s: exit %s, stdout %r" % (label, proc.returncode, out[-500:]))
     result = json.loads(lines[-1])
-    result["wall_seconds"] = wall
+    result["wall_seconds"] = t_exit - t
+    result["result_to_exit_seconds"] = t_exit - t_line  # the process's teardown, seen by its parent
     return result
 
 

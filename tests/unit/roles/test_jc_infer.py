@@ -139,6 +139,13 @@ def test_list_images_is_sorted_recursive_and_case_insensitive(tmp_path):
     assert jc_infer.list_images(str(tmp_path)) == ["a.JPEG", "b.jpg", "sub/c.Jpg"]
 
 
+def test_list_images_names_files_two_levels_down_relative_to_the_root(tmp_path):
+    for rel in ("z/y/e.jpg", "z/d.jpg", "a/b/c/f.jpeg", "a.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    assert jc_infer.list_images(str(tmp_path) + "/") == ["a.jpg", "a/b/c/f.jpeg", "z/d.jpg", "z/y/e.jpg"]
+
+
 def test_missing_image_dir_is_a_settings_error(tmp_path):
     with pytest.raises(jc_infer.SettingsError, match="IMAGE_DIR"):
         jc_infer.list_images(str(tmp_path / "absent"))
@@ -341,6 +348,46 @@ def test_index_without_images_reports_at_once(tmp_path):
     assert "no images assigned" in err
 
 
+STARTUP_PARTS_WITHOUT_TORCH = {"interpreter", "file_listing"}
+STARTUP_PARTS = STARTUP_PARTS_WITHOUT_TORCH | {"import_torch", "import_torchvision", "device_init", "model_build",
+                                               "weights"}
+WARMUP_PARTS = {"autotune", "graph_capture", "decoder"}
+
+
+def assert_fixed_time_adds_up(result):
+    """The time outside the timed window: startup parts sum to startup_seconds, and startup + warm-up +
+    other to fixed_seconds = process_seconds - seconds (each rounded to 1e-6)."""
+    assert abs(sum(result["startup"].values()) - result["startup_seconds"]) < 1e-5
+    assert all(v >= 0 for v in result["startup"].values())
+    assert abs(result["process_seconds"] - result["seconds"] - result["fixed_seconds"]) < 1e-5
+    fixed = result["fixed"]
+    assert fixed["startup"] == result["startup_seconds"] and fixed["warmup"] == result["warmup_seconds"]
+    assert abs(sum(fixed.values()) - result["fixed_seconds"]) < 1e-5
+
+
+def test_result_line_breaks_down_the_time_outside_the_window_without_torch(tmp_path):
+    for i in range(2):
+        write_jpeg(tmp_path / ("img_%d.jpg" % i))
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(tmp_path), "TOTAL_JOBS": "5", "JOB_COMPLETION_INDEX": "3"})
+    assert rc == 0 and len(lines) == 1, err
+    result = lines[0]
+    assert set(result["startup"]) == STARTUP_PARTS_WITHOUT_TORCH
+    assert_fixed_time_adds_up(result)
+    assert 0 < result["process_seconds"] < 60 and result["fixed"]["other"] > -0.02  # /proc counts in 10 ms ticks
+
+
+def test_add_process_seconds_splits_the_fixed_time():
+    settings = jc_infer.parse_settings([], environ={})
+    plan = {"start": 0, "end": 8, "dataset_count": 8, "manifest_count": None, "files": []}
+    result = jc_infer.build_result(settings, plan, 8, jc_infer.ErrorLog(), 2.0, 1.5,
+                                   {"interpreter": 0.1, "import_torch": 3.0, "model_build": 0.4}, "cuda:0", "H200",
+                                   256, "fp16", "gpu", {"warmup": {"autotune": 1.0, "graph_capture": 0.5}})
+    jc_infer.add_process_seconds(result, age=8.0)
+    assert (result["process_seconds"], result["fixed_seconds"]) == (8.0, 6.0)
+    assert result["fixed"] == {"startup": 3.5, "warmup": 1.5, "other": 1.0}
+    assert_fixed_time_adds_up(result)
+
+
 def test_bad_setting_exits_2_with_one_json_error_line():
     rc, lines, err = run_script("--precision", "int4")
     assert rc == 2 and len(lines) == 1 and "PRECISION" in lines[0]["error"] and "PRECISION" in err
@@ -519,6 +566,36 @@ def test_synthetic_mode_end_to_end_on_cpu(torch):
     assert rc == 0, err
     assert (lines[0]["images"], lines[0]["errors"], lines[0]["decode"]) == (4, 0, "none")
     assert lines[0]["seconds"] > 0 and lines[0]["throughput"] > 0
+    # every phase outside the timed window is in the line and they add up (the process exits with os._exit)
+    assert set(lines[0]["startup"]) == STARTUP_PARTS and set(lines[0]["warmup"]) == WARMUP_PARTS
+    assert_fixed_time_adds_up(lines[0])
+    assert 0 <= sum(lines[0]["warmup"].values()) <= lines[0]["warmup_seconds"] + 1e-5
+    assert lines[0]["startup"]["weights"] < 0.05  # no WEIGHTS file
+
+
+def test_resnet_init_on_the_device_matches_torchvisions_layout_and_init(torch):
+    """The GPU path builds ResNet-50 on the meta device, materialises it with to_empty and initialises
+    it with init_resnet: same parameter names and shapes, torchvision's init statistics."""
+    import torchvision
+
+    from jc_infer.runtime import init_resnet
+
+    reference = torchvision.models.resnet50()
+    model = torchvision.models.resnet50().to_empty(device="cpu")  # what the meta path gives: memory, no values
+    init_resnet(torch, model)
+    got, want = model.state_dict(), reference.state_dict()
+    assert list(got) == list(want)
+    assert all(got[k].shape == want[k].shape and got[k].dtype == want[k].dtype for k in want)
+    assert all(bool(torch.isfinite(v.float()).all()) for v in got.values())
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            assert bool((m.running_var == 1).all() and (m.running_mean == 0).all() and (m.weight == 1).all())
+            assert int(m.num_batches_tracked) == 0
+    conv = model.layer1[0].conv2.weight  # kaiming_normal_(fan_out, relu): std sqrt(2 / (64 * 3 * 3))
+    assert abs(float(conv.std()) - (2.0 / (64 * 9)) ** 0.5) < 0.1 * (2.0 / (64 * 9)) ** 0.5
+    model.eval()
+    out = model(torch.randn(2, 3, 224, 224))
+    assert out.shape == (2, 1000) and bool(torch.isfinite(out).all())
 
 
 def test_short_batch_is_padded_to_the_full_size_and_trimmed_back(torch):

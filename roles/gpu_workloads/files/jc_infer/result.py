@@ -75,15 +75,39 @@ def log(message):
     sys.stderr.flush()
 
 
-def interpreter_seconds():
-    """Seconds from the process's creation to this module's import (Linux /proc), else 0."""
+def process_age():
+    """Seconds since this process was created (Linux /proc), else None."""
     try:
         with open("/proc/self/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
         started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime: field 22, counted after "pid (comm)"
         with open("/proc/uptime") as handle:
             uptime_now = float(handle.read().split()[0])
-        return max(0.0, uptime_now - started - (time.time() - _T_MODULE))
+        return max(0.0, uptime_now - started)
     except (IOError, OSError, ValueError, IndexError, KeyError):
-        return 0.0
+        return None
 
+
+def interpreter_seconds():
+    """Seconds from the process's creation to this module's import (Linux /proc), else 0."""
+    age = process_age()
+    return 0.0 if age is None else max(0.0, age - (time.time() - _T_MODULE))
+
+
+def add_process_seconds(result, age=None):
+    """Adds the time from the process's creation to this result line and where it went:
+    "process_seconds", "fixed_seconds" (all of it but the timed window) and "fixed" =
+    {"startup", "warmup", "other"} that add up to fixed_seconds ("other": what no phase counts, such as
+    collecting the predictions after the window). The parent measures the time from the line to the
+    process's exit. Without /proc (age None) it uses the time since this module's import plus the
+    interpreter's share, which is then 0."""
+    if age is None:
+        age = process_age()
+    if age is None:
+        age = time.time() - _T_MODULE + result.get("startup", {}).get("interpreter", 0.0)
+    fixed = max(0.0, age - result["seconds"])
+    startup, warmup = result["startup_seconds"], result["warmup_seconds"]
+    result["process_seconds"] = round(age, 6)
+    result["fixed_seconds"] = round(fixed, 6)
+    result["fixed"] = {"startup": startup, "warmup": warmup, "other": round(fixed - startup - warmup, 6)}
+    return result

@@ -20,9 +20,11 @@ class Runtime(Preprocessing):
     def __init__(self, settings, startup):
         t = time.time()
         import torch
-        import torchvision
+        startup["import_torch"] = time.time() - t
+        t = time.time()
+        import torchvision  # its __init__ imports models, ops and io whichever submodule is named
         self.torch, self.torchvision = torch, torchvision
-        startup["import"] = time.time() - t
+        startup["import_torchvision"] = time.time() - t
 
         t = time.time()
         want = settings["device"]
@@ -54,9 +56,7 @@ class Runtime(Preprocessing):
         self.no_grad = torch.inference_mode if hasattr(torch, "inference_mode") else torch.no_grad
         self.memory_format = getattr(torch, "channels_last", torch.contiguous_format)
 
-        t = time.time()
-        self.model = self._load_model(settings["weights"])
-        startup["model_load"] = time.time() - t
+        self.model = self._load_model(settings["weights"], startup)
 
         self._init_preprocessing()
         self.graph = None
@@ -99,10 +99,22 @@ class Runtime(Preprocessing):
         # fp16 ResNet-50 at 256 wants a few GiB of activations; a 4 GiB Jetson shares them with the CPU.
         return 256 if gib >= 15 else 64 if gib >= 7 else 16
 
-    def _load_model(self, weights):
+    def _load_model(self, weights, startup):
+        """ResNet-50 on the device; startup gets "model_build" (construction, random init, moving it to
+        the device and dtype) and "weights" (reading and loading WEIGHTS, 0 without)."""
         torch, torchvision = self.torch, self.torchvision
-        # No argument at all: random weights on every torchvision (old: pretrained=False, new: weights=None).
-        model = torchvision.models.resnet50()
+        t = time.time()
+        if self.cuda and meta_init_supported(torch):
+            # Built on the meta device (no CPU init of 25 M parameters), then initialised on the GPU.
+            with torch.device("meta"):
+                model = torchvision.models.resnet50()
+            model = model.to_empty(device=self.device)
+            init_resnet(torch, model)
+        else:
+            # No argument at all: random weights on every torchvision (old: pretrained=False, new: weights=None).
+            model = torchvision.models.resnet50()
+        startup["model_build"] = time.time() - t
+        t = time.time()
         if weights:
             state = torch.load(weights, map_location="cpu")
             if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -114,8 +126,13 @@ class Runtime(Preprocessing):
                 model.load_state_dict(state)
             except RuntimeError as exc:
                 raise SettingsError("WEIGHTS=%s does not fit ResNet-50: %s" % (weights, str(exc).splitlines()[0]))
+        startup["weights"] = time.time() - t
+        t = time.time()
         model.eval()
-        return model.to(self.device, dtype=self.dtype).to(memory_format=self.memory_format)
+        model = model.to(self.device, dtype=self.dtype).to(memory_format=self.memory_format)
+        self.sync()
+        startup["model_build"] += time.time() - t
+        return model
 
     # -- model --
     def _forward(self, x):
@@ -188,6 +205,31 @@ class Runtime(Preprocessing):
     def sync(self):
         if self.cuda:
             self.torch.cuda.synchronize()
+
+def meta_init_supported(torch):
+    """torch >= 2.0: `with torch.device("meta")` and Module.to_empty(device=...)."""
+    return version_tuple(torch.__version__) >= (2, 0) and hasattr(torch.nn.Module, "to_empty")
+
+
+def init_resnet(torch, model):
+    """The initialisation torchvision's ResNet.__init__ gives, run where the parameters are (the GPU):
+    convolutions Kaiming-normal (fan_out, relu), BatchNorm weight 1, bias 0 and fresh running
+    statistics, the classifier nn.Linear's default."""
+    nn = torch.nn
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+                if isinstance(m, nn.BatchNorm2d):
+                    m.reset_running_stats()
+            elif isinstance(m, nn.Linear):
+                m.reset_parameters()
+
 
 def graphs_by_default(torch):
     """CUDA_GRAPHS=auto: on where torch is built for CUDA >= 11 (graph capture needs it; JetPack 4.6's

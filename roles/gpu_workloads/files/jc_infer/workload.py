@@ -15,7 +15,7 @@ from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
 from .preprocessing import pil_crop_resize
-from .result import ErrorLog, build_result, emit, interpreter_seconds, log
+from .result import ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log
 from .runtime import Runtime
 from .settings import SettingsError, parse_settings, set_cuda_connections
 
@@ -111,17 +111,23 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
     files = plan["files"]
     assigned = plan["end"] - plan["start"]
     # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
-    t = time.time()
+    warmup = {}
+    t = t_warm = time.time()
     if settings["warmup_batches"]:
         rt.warm_model(settings["warmup_batches"])
+    warmup["autotune"] = time.time() - t
+    t = time.time()
     rt.prepare_graph(settings["cuda_graphs"])
+    warmup["graph_capture"] = time.time() - t
+    t = time.time()
     if dp is not None:
         dp.start(rt, files, READER_THREADS, settings["prefetch_batches"])
     elif settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu"):
         _warm_decoder(rt, decode, files[:rt.batch_size], workers)
     rt.sync()
     rt.predictions = []
-    warmup_seconds = time.time() - t
+    warmup["decoder"] = time.time() - t
+    warmup_seconds = time.time() - t_warm
 
     if settings["workload_mode"] == "synthetic":
         source = synthetic_batches(rt, assigned)
@@ -153,6 +159,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
     if predicted != images:
         raise RuntimeError("%d predictions for %d images" % (predicted, images))
     extra = {
+        "warmup": warmup,
         "cuda_graphs": rt.graph_note,
         "num_workers": workers,
         "top1_classes": 0 if top1 is None else int(top1.unique().numel()),
@@ -176,7 +183,9 @@ def main(argv=None):
     set_cuda_connections()
     try:
         settings = parse_settings(argv)
+        t = time.time()
         plan = plan_work(settings)
+        startup["file_listing"] = time.time() - t
     except SettingsError as exc:
         log("ERROR: %s" % exc)
         emit({"error": str(exc), "images": 0, "errors": 0})
@@ -187,8 +196,8 @@ def main(argv=None):
     if plan["end"] == plan["start"]:
         # Nothing assigned (more jobs than images): report at once, without loading torch or a model.
         log("index %d of %d has no images assigned" % (settings["job_completion_index"], settings["total_jobs"]))
-        emit(build_result(settings, plan, 0, errors, 0.0, 0.0, startup, "none", "none",
-                          settings["batch_size"], settings["precision"], "none"))
+        emit(add_process_seconds(build_result(settings, plan, 0, errors, 0.0, 0.0, startup, "none", "none",
+                                              settings["batch_size"], settings["precision"], "none")))
         return EXIT_OK
     dp = None
     if want_decode_process(settings):
@@ -212,6 +221,6 @@ def main(argv=None):
         if dp is not None:
             dp.close()
     log("done: %(images)d images, %(errors)d errors, %(seconds).3f s, %(throughput).1f img/s" % result)
-    emit(result)
+    emit(add_process_seconds(result))
     return EXIT_OK
 
