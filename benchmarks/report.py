@@ -173,7 +173,9 @@ def tables(runs):
             parts.setdefault("warm-up (untimed: cuDNN autotune, decoder init)", []).append(x["warmup_seconds"])
             parts.setdefault("whole process, wall", []).append(x["wall_seconds"])
     out.append("| phase | median | min | max |\n| --- | ---: | ---: | ---: |")
-    for k in ("interpreter", "import", "device_init", "model_load", "warm-up (untimed: cuDNN autotune, decoder init)",
+    # Older runs have "import" and "model_load"; newer ones split them (issue 15's breakdown).
+    for k in ("interpreter", "file_listing", "import", "import_torch", "import_torchvision", "device_init",
+              "model_load", "model_build", "weights", "warm-up (untimed: cuDNN autotune, decoder init)",
               "whole process, wall"):
         if k in parts:
             out.append("| %s | %.2f | %.2f | %.2f |" % (k, med(parts[k]), min(parts[k]), max(parts[k])))
