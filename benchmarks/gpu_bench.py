@@ -52,10 +52,11 @@ def log(msg):
 T0 = time.time()
 
 
-def save(out):
+def save(out, results=None):
+    """Write ``results`` (this script's RESULTS by default) to OUT/results.json atomically."""
     tmp = os.path.join(out, "results.json.tmp")
     with open(tmp, "w") as handle:
-        json.dump(RESULTS, handle, indent=1, sort_keys=True)
+        json.dump(RESULTS if results is None else results, handle, indent=1, sort_keys=True)
     os.replace(tmp, os.path.join(out, "results.json"))
 
 

@@ -32,6 +32,8 @@ import subprocess
 import sys
 import time
 
+import gpu_bench  # beside this script (benchmarks/): one results writer
+
 RESULTS = {"argv": sys.argv[1:], "fixed": {}, "multi": {}}
 
 
@@ -41,10 +43,7 @@ def log(msg):
 
 
 def save(out):
-    tmp = os.path.join(out, "results.json.tmp")
-    with open(tmp, "w") as handle:
-        json.dump(RESULTS, handle, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(out, "results.json"))
+    gpu_bench.save(out, RESULTS)
 
 
 def make_dataset(args):

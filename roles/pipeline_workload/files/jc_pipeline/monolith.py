@@ -13,13 +13,8 @@ def run(key, datacount, keep=False):
     per_block = dict((block, []) for block in ops.BLOCKS)
     digest = hashlib.sha256()
     arrivals, produced, outputs = [], [], []
-    start = time.time()
-    for index in range(datacount):
-        if spec["interval"]:
-            delay = start + index * spec["interval"] - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        produced.append(time.time())
+    for index, produced_at in wire.paced(spec["interval"], datacount):
+        produced.append(produced_at)
         began = time.perf_counter()
         tick = began
         image = ops.produce(spec["width"], spec["height"], spec["seed"], index)

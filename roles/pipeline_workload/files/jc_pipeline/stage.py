@@ -177,13 +177,8 @@ class Stage(object):
         self.timings = timings
 
     def _produce(self, spec, count):
-        start = time.time()
-        for index in range(count):
-            if spec["interval"]:
-                delay = start + index * spec["interval"] - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-            yield index, time.time(), None, 0.0, 0.0
+        for index, produced in wire.paced(spec["interval"], count):
+            yield index, produced, None, 0.0, 0.0
 
     def GetData(self, request, context):  # noqa: N802 (the interface's name)
         try:

@@ -35,6 +35,7 @@ import re
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -118,14 +119,26 @@ def parse_key(key):
     return parsed
 
 
+def paced(interval, count):
+    """(index, produced) for ``count`` images, the i-th no earlier than ``i * interval`` s after the
+    first (the key's ``interval``; 0 = as fast as possible). ``produced`` is time.time() at release."""
+    start = time.time()
+    for index in range(count):
+        if interval:
+            delay = start + index * interval - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        yield index, time.time()
+
+
 def check_datacount(datacount):
     if datacount < 1:
         raise WireError("datacount must be >= 1, not %d" % datacount)
     return datacount
 
 
-def frames(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
-    """The ``data`` payloads of one image (header + chunk each)."""
+def _chunks(image, index, produced, chunk_bytes):
+    """(header, pixel slice) of every chunk of one image: the framing ``frames`` and ``replies`` share."""
     image = np.ascontiguousarray(image, dtype=ops.DTYPE)
     height, width = image.shape
     body = memoryview(image).cast("B")
@@ -133,7 +146,13 @@ def frames(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
     count = max(1, -(-total // chunk_bytes))
     for chunk in range(count):
         start = chunk * chunk_bytes
-        yield HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total) + body[start:start + chunk_bytes]
+        yield HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total), body[start:start + chunk_bytes]
+
+
+def frames(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """The ``data`` payloads of one image (header + chunk each)."""
+    for header, part in _chunks(image, index, produced, chunk_bytes):
+        yield header + part
 
 
 def _varint(value):
@@ -151,16 +170,8 @@ def _varint(value):
 def replies(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
     """The serialised ``DataReply`` messages of one image: the bytes ``DataReply(data=frame)
     .SerializeToString()`` gives for every frame of ``frames``, with one copy of the pixels."""
-    image = np.ascontiguousarray(image, dtype=ops.DTYPE)
-    height, width = image.shape
-    body = memoryview(image).cast("B")
-    total = len(body)
-    count = max(1, -(-total // chunk_bytes))
-    for chunk in range(count):
-        part = body[chunk * chunk_bytes:(chunk + 1) * chunk_bytes]
-        size = HEADER.size + len(part)
-        yield b"".join((b"\x0a", _varint(size), HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total),
-                        part))
+    for header, part in _chunks(image, index, produced, chunk_bytes):
+        yield b"".join((b"\x0a", _varint(HEADER.size + len(part)), header, part))
 
 
 def reply_data(message):
