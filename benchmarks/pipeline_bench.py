@@ -35,10 +35,12 @@ from jc_pipeline.local import LocalChain  # noqa: E402
 SIZES = ["128x128", "256x256", "512x512", "1024x1024", "1280x720"]
 
 
-def monolith(key, count, cpu):
+def monolith(key, count, cpu, digest=False):
+    """One monolith process; timed runs do not hash (the hashing would count in its one thread)."""
     env = dict(os.environ, PYTHONPATH=FILES, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-m", "jc_pipeline", "monolith", "--key", key, "--datacount", str(count),
-                          "--cpu", str(cpu)], stdout=subprocess.PIPE, env=env, check=True, universal_newlines=True)
+                          "--cpu", str(cpu)] + ([] if digest else ["--no-digest"]),
+                         stdout=subprocess.PIPE, env=env, check=True, universal_newlines=True)
     return json.loads(out.stdout)
 
 
@@ -69,7 +71,7 @@ def main():
         with open(args.render) as handle:
             results = json.load(handle)
         depths = sorted(int(k[5:]) for k in next(iter(results["sizes"].values())) if k.startswith("depth"))
-        print(markdown(results, depths) + "\n" + balance(results, depths))
+        print(markdown(results, depths) + "\n" + balance(results, depths) + "\n" + cpu_table(results, depths))
         return 0
     if not args.out:
         parser.error("--out is required")
@@ -100,8 +102,9 @@ def main():
             entry["monolith"] = {"fps": statistics.median(r["fps"] for r in mono_runs),
                                  "fps_runs": [r["fps"] for r in mono_runs],
                                  "latency": statistics.median(r["latency_median"] for r in mono_runs),
+                                 "cpu": statistics.median(r["stages"][0]["median_cpu"] for r in mono_runs),
                                  "block_seconds": mono_runs[-1]["median_block"]}
-            digest = mono_runs[0]["sha256"]
+            digest = monolith(size, count, mono_cpu if pin else -1, digest=True)["sha256"]
             slowest_period = 1.0 / entry["monolith"]["fps"]
             for depth in depths:
                 runs = [sink.run(chains[depth].last, size, count, chunk_bytes=args.pull_chunk_bytes)
@@ -114,15 +117,22 @@ def main():
                                             "throughput_stages": runs[-1]["stages"]}
             interval = 2.0 * slowest_period
             paced_key = "%s,interval=%.6f" % (size, interval)
-            mono_paced = monolith(paced_key, args.paced_images, mono_cpu if pin else -1)
+            mono_paced = monolith(paced_key, args.paced_images, mono_cpu if pin else -1, digest=True)
             entry["monolith"]["latency_paced"] = mono_paced["latency_median"]
             for depth in depths:
                 paced = sink.run(chains[depth].last, paced_key, args.paced_images, chunk_bytes=args.pull_chunk_bytes)
+                if paced["sha256"] != mono_paced["sha256"]:
+                    raise SystemExit("%s depth %d (paced): output differs from the monolith's" % (size, depth))
                 item = entry["depth%d" % depth]
+                throughput = metrics.ccr(item["throughput_stages"])
                 item.update({
                     "latency_paced": paced["latency_median"], "ccr": paced["ccr"],
                     "communication": paced["communication_median"], "computation": paced["computation_median"],
                     "bound_fps": paced["bound_fps"], "slowest_stage": paced["slowest_stage"],
+                    "ccr_cpu": paced["ccr_cpu"], "communication_cpu": paced["communication_cpu_median"],
+                    "bound_cpu_fps": paced["bound_cpu_fps"], "busiest_cpu_stage": paced["busiest_cpu_stage"],
+                    "ccr_cpu_throughput": throughput["cpu"],
+                    "bound_cpu_fps_throughput": 1.0 / max(st["median_cpu"] for st in item["throughput_stages"]),
                     "paced_stages": paced["stages"],
                     "of_bound": item["fps"] / paced["bound_fps"],
                     "speedup": item["fps"] / entry["monolith"]["fps"],
@@ -138,7 +148,7 @@ def main():
             chain.stop()
     with open(args.out, "w") as handle:
         handle.write(metrics.to_json(results))
-    table = markdown(results, depths)
+    table = markdown(results, depths) + "\n" + balance(results, depths) + "\n" + cpu_table(results, depths)
     print(table)
     if args.markdown:
         with open(args.markdown, "w") as handle:
@@ -195,6 +205,29 @@ def balance(results, depths):
         lines.append("| %s | %s | %.1f (%.2fx) | %.1f (%.2fx, %s) | %.0f %% |" % (
             size, cells, compute_bound, compute_bound / mono, steady, steady / mono, busiest["stage"],
             100 * item["fps"] / steady))
+    return "\n".join(lines) + "\n"
+
+
+def cpu_table(results, depths):
+    """Process CPU per image (metrics.py ``cpu``): each stage's compute plus what its gRPC threads
+    spend on the transfers. With one core per stage, 1 / the largest stage CPU is the chain's
+    bound (throughput runs), and (CPU - compute) / compute summed over the stages is CCR_cpu."""
+    lines = ["| size | monolith CPU ms | " + " | ".join(
+        "%d st. CPU per stage ms | CPU bound fps (x mono) | of CPU bound | CCR_cpu" % d for d in depths) + " |",
+        "|---|---:|" + "---|---:|---:|---:|" * len(depths)]
+    for size, entry in by_pixels(results):
+        if "cpu" not in entry["monolith"]:
+            continue
+        mono = entry["monolith"]["fps"]
+        cells = ["%.2f" % (1000 * entry["monolith"]["cpu"])]
+        for depth in depths:
+            item = entry["depth%d" % depth]
+            stages = item["throughput_stages"]
+            bound = item["bound_cpu_fps_throughput"]
+            cells += [", ".join("%s %.2f" % (st["stage"], 1000 * st["median_cpu"]) for st in stages),
+                      "%.1f (%.2fx)" % (bound, bound / mono), "%.0f %%" % (100 * item["fps"] / bound),
+                      "%.2f" % item["ccr_cpu_throughput"]]
+        lines.append("| %s | %s |" % (size, " | ".join(cells)))
     return "\n".join(lines) + "\n"
 
 

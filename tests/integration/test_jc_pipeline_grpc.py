@@ -82,6 +82,11 @@ def test_chain_reports_every_stage_in_order(chain4):
     report = sink.run(chain4.last, "64x48", 5)
     assert [(s["stage"], s["images"]) for s in report["stages"]] == [
         ("producer", 5), ("conv", 5), ("relu", 5), ("pool", 5)]
+    # Every stage measured its process CPU per image (compute + its gRPC threads' transfers),
+    # so the chain has a CPU-based CCR and bound; the transfers cost more than nothing.
+    assert all(s["median_cpu"] > 0 and s["median_comm_cpu"] >= 0 for s in report["stages"])
+    assert report["ccr_cpu"] > 0 and report["bound_cpu_fps"] > 0
+    assert report["busiest_cpu_stage"] in ("producer", "conv", "relu", "pool")
 
 
 @pytest.mark.parametrize("index", range(4), ids=["producer", "conv", "relu", "pool"])

@@ -221,6 +221,44 @@ def test_chain_report_bound_is_the_slowest_stage_service_time():
     assert round(report["ccr"], 6) == round(0.004 / 0.012, 6)
 
 
+def stage_log(name, records):
+    log = metrics.StageLog(name, ["conv"])
+    for index, record in enumerate(records):
+        log.add(index, **record)
+    return log.summary()
+
+
+def test_ccr_and_cpu_bound_come_from_the_stage_records_in_one_place():
+    # producer: 4 ms compute, 6 ms CPU; conv: 3 ms compute, 1 ms recv, 2 ms send, 7 ms CPU.
+    producer = stage_log("producer", [dict(wait=0.0, recv=0.0, compute=0.004, send=0.001, cpu=0.006)] * 3)
+    conv = stage_log("conv", [dict(wait=0.5, recv=0.001, compute=0.003, send=0.002, cpu=c) for c in (0.007, 0.007, 0.009)])
+    assert (conv["total_recv"], conv["total_wait"]) == (pytest.approx(0.003), pytest.approx(1.5))
+    assert conv["median_comm_cpu"] == pytest.approx(0.004) and conv["median_cpu"] == pytest.approx(0.007)
+    ratios = metrics.ccr([producer, conv], sink_recv=[0.001, 0.001])
+    assert ratios["wall"] == pytest.approx((0.001 + 0.003 + 0.001) / 0.007)
+    assert ratios["cpu"] == pytest.approx((0.002 + 0.004) / 0.007)
+    report = metrics.chain_report([producer, conv], [1.0, 1.01, 1.02], [0.9, 0.91, 0.92], [0.001] * 3)
+    assert report["ccr"] == pytest.approx(ratios["wall"]) and report["ccr_cpu"] == pytest.approx(ratios["cpu"])
+    assert (report["busiest_cpu_stage"], report["bound_cpu_fps"]) == ("conv", pytest.approx(1 / 0.007))
+    line = metrics.totals_line(conv)
+    assert line == "conv: 3 images, receive 0.003 s (idle wait 1.500 s), process 0.009 s, send 0.006 s, CPU 0.023 s"
+
+
+def test_ccr_without_cpu_records_is_nan_not_an_error():
+    old = stage_log("old", [dict(recv=0.001, compute=0.002, send=0.001)])
+    ratios = metrics.ccr([old])
+    assert ratios["wall"] == pytest.approx(1.0) and np.isnan(ratios["cpu"])
+    assert np.isnan(metrics.chain_report([old], [1.0], [0.9], [0.0])["bound_cpu_fps"])
+
+
+def test_monolith_cpu_covers_its_compute_and_digest_is_optional():
+    report = monolith.run("64x48", 4, digest=False)
+    (summary,) = report["stages"]
+    assert report["sha256"] is None and summary["images"] == 4
+    assert summary["total_cpu"] > 0 and summary["median_comm_cpu"] >= 0
+    assert monolith.run("64x48", 4)["sha256"] == monolith.run("64x48", 4)["sha256"] is not None
+
+
 def run_cli(*args):
     import subprocess
 

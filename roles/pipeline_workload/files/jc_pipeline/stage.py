@@ -196,6 +196,7 @@ class Stage(object):
                                 on_call=lambda call: context.add_callback(call.cancel),
                                 chunk_bytes=self.pull_chunk_bytes)
             source, work = upstream.images(), self.blocks
+        cpu_mark = time.process_time()
         try:
             for index, produced, image, wait, recv in source:
                 start = time.perf_counter()
@@ -205,13 +206,18 @@ class Stage(object):
                 computed = time.perf_counter()
                 for message in wire.replies(image, index, produced, chunk_bytes):
                     yield message
-                log.add(index, wait=wait, recv=recv, compute=computed - start, send=time.perf_counter() - computed)
+                sent = time.perf_counter()
+                cpu_now = time.process_time()
+                log.add(index, wait=wait, recv=recv, compute=computed - start, send=sent - computed,
+                        cpu=cpu_now - cpu_mark)
+                cpu_mark = cpu_now
         except StageError as exc:
             sys.stderr.write("%s: %s\n" % (self.name, exc))
             context.abort(exc.code, "stage %s: %s" % (self.name, exc))
         summaries = (upstream.summaries if upstream else []) + [log.summary()]
         context.set_trailing_metadata(((METADATA_KEY, json.dumps(summaries)),))
         sys.stderr.write("%s: %s\n" % (self.name, metrics.to_json(log.summary())))
+        sys.stderr.write(metrics.totals_line(log.summary()) + "\n")
         if self.timings:
             with open(self.timings, "a") as handle:
                 for record in log.records:
