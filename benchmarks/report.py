@@ -276,6 +276,17 @@ def main():
         handle.write(head + BEGIN + "\n" + body + "\n" + END + tail)
     plot(runs, PLOT)
     print("wrote %s and %s" % (DOC, PLOT))
+    pipeline_plot()
+
+
+def pipeline_plot():
+    """Workload III's panels (benchmarks/pipeline_plots.py) from its newest results, if any."""
+    import pipeline_plots
+
+    path = pipeline_plots.newest_results()
+    if path:
+        with open(path) as handle:
+            print("wrote %s" % pipeline_plots.write(json.load(handle)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Workload III's plots (the jc_pipeline gRPC chain), drawn from pipeline_bench.py's JSON.
+
+    python benchmarks/pipeline_plots.py [RESULTS.json ...]   (default: the newest
+        benchmarks/results/pipeline_*/pipeline.json) -> docs/pipeline.png
+
+benchmarks/report.py calls ``write`` after its own plot; each panel is its own function so the
+other report panels (start-up, telemetry) are not touched:
+- ``latency_by_size``: per-image latency (paced runs) against image size, the monolith and every
+  depth, with the chain's communication (Σ recv + send, wall) drawn beside its computation;
+- ``ccr_by_size``: CCR against image size per depth, from the wall-clock fields and from the
+  stages' process CPU (metrics.ccr), with 1 marked;
+- ``fps_by_depth``: throughput per depth against the monolith at each size, with the bound;
+- ``fps_by_placement``: throughput of each placement (SSSS ... EEEE, merged depths) against the
+  monolith, from a placement matrix (pipeline_matrix.aggregate's rows), when one is given.
+"""
+
+import glob
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+PLOT = os.path.join(ROOT, "docs", "pipeline.png")
+
+
+def newest_results():
+    paths = sorted(glob.glob(os.path.join(RESULTS, "pipeline_*", "pipeline.json")))
+    return paths[-1] if paths else None
+
+
+def _sizes(results):
+    def pixels(size):
+        width, height = (int(v) for v in size.split("x"))
+        return width * height
+    return sorted(results["sizes"], key=pixels), pixels
+
+
+def _depths(results):
+    entry = next(iter(results["sizes"].values()))
+    return sorted(int(k[5:]) for k in entry if k.startswith("depth"))
+
+
+def latency_by_size(ax, results):
+    sizes, _ = _sizes(results)
+    xs = list(range(len(sizes)))  # ordered by pixels; 1280x720 and 1024x1024 are close
+    ax.plot(xs, [1000 * results["sizes"][s]["monolith"]["latency_paced"] for s in sizes], "k-o", label="monolith")
+    for depth in _depths(results):
+        items = [results["sizes"][s]["depth%d" % depth] for s in sizes]
+        line, = ax.plot(xs, [1000 * i["latency_paced"] for i in items], "-o", label="%d stages" % depth)
+        ax.plot(xs, [1000 * i["communication"] for i in items], ":", color=line.get_color(),
+                label="%d st. communication" % depth)
+        ax.plot(xs, [1000 * i["computation"] for i in items], "--", color=line.get_color(), alpha=0.6,
+                label="%d st. computation" % depth)
+    ax.set_yscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(sizes, fontsize=7)
+    ax.set_ylabel("ms per image (paced, median)")
+    ax.set_title("Latency by image size", fontsize=9)
+    ax.legend(fontsize=6)
+
+
+def ccr_by_size(ax, results):
+    sizes, _ = _sizes(results)
+    xs = list(range(len(sizes)))
+    for depth in _depths(results):
+        items = [results["sizes"][s]["depth%d" % depth] for s in sizes]
+        line, = ax.plot(xs, [i["ccr"] for i in items], "-o", label="%d st., wall" % depth)
+        if all(i.get("ccr_cpu_throughput") is not None for i in items):
+            ax.plot(xs, [i["ccr_cpu_throughput"] for i in items], "--s", color=line.get_color(),
+                    label="%d st., process CPU" % depth)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(sizes, fontsize=7)
+    ax.set_ylabel("CCR (communication / computation)")
+    ax.set_title("CCR by image size", fontsize=9)
+    ax.legend(fontsize=6)
+
+
+def fps_by_depth(ax, results):
+    sizes, _ = _sizes(results)
+    depths = _depths(results)
+    width = 0.8 / len(depths)
+    for position, depth in enumerate(depths):
+        items = [results["sizes"][s]["depth%d" % depth] for s in sizes]
+        xs = [i + (position - (len(depths) - 1) / 2.0) * width for i in range(len(sizes))]
+        ax.bar(xs, [i["speedup"] for i in items], width, label="%d stages" % depth)
+        ax.plot(xs, [i["bound_speedup"] for i in items], "k_", markersize=8)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(sizes)))
+    ax.set_xticklabels(sizes, fontsize=7)
+    ax.set_ylabel("fps / monolith fps (median of runs)")
+    ax.set_title("Throughput by depth (bars; ticks: the paced bound)", fontsize=9)
+    ax.legend(fontsize=6)
+
+
+def fps_by_placement(ax, rows):
+    """``rows``: [{placement, depth, size, fps, monolith_fps}] (pipeline_matrix.aggregate)."""
+    rows = sorted(rows, key=lambda r: (r["size"], r["depth"], r["placement"]))
+    labels = ["%s\n%s" % (r["placement"], r["size"]) for r in rows]
+    ax.bar(range(len(rows)), [r["fps"] / r["monolith_fps"] for r in rows], color="#4477aa")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, fontsize=6)
+    ax.set_ylabel("fps / monolith fps")
+    ax.set_title("Throughput by placement", fontsize=9)
+
+
+def write(results, path=PLOT, placements=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [latency_by_size, ccr_by_size, fps_by_depth]
+    fig, axes = plt.subplots(1, len(panels) + (1 if placements else 0), figsize=(5 * (len(panels) + 1), 4.2))
+    for ax, panel in zip(axes, panels):
+        panel(ax, results)
+    if placements:
+        fps_by_placement(axes[-1], placements)
+    machine = results.get("machine", {})
+    fig.suptitle("Workload III, jc_pipeline: %s CPUs, Python %s, numpy %s, grpcio %s" % (
+        machine.get("cpus"), machine.get("python"), machine.get("numpy"), machine.get("grpcio")), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv):
+    path = argv[0] if argv else newest_results()
+    if not path:
+        sys.exit("no benchmarks/results/pipeline_*/pipeline.json")
+    with open(path) as handle:
+        results = json.load(handle)
+    print(write(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
