@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+"""Workload III's measurement matrix: which runs, where each stage runs, and the table of results.
+
+The reference experiment's placements are SSSS, ESSS, EESS, EEES, EEEE: letter i says where
+stage i runs (S: the server-class node, E: an edge node) and the first stage is on the edge
+whenever any is, so a placement of depth d is E * k + S * (d - k), k = 0..d. Merged depths
+(3 and 2 stages, jc_pipeline/ops.py PLANS) get the same family (SSS ... EEE, SS ... EE).
+
+``expand`` lists the runs (depth, placement, size) of a matrix; ``assign_hosts`` turns a
+placement into one host per stage for a runner that starts stages on named hosts (the Docker
+runner: S on the server-class host, the E stages on the edge hosts in turn, so consecutive E
+stages land on different boards when there are enough); on Kubernetes the same letters become
+node selectors (pipeline_placement.pipeline_stages). ``aggregate`` turns the runs' sink reports
+into one row per (size, depth, placement) with the median fps of its repeats beside the monolith
+on the first stage's kind of node, which is what the reference compared (the server's monolith
+with SSSS, the edge's with EEEE).
+
+No AnsibleModule here: benchmarks/pipeline_matrix.py, the role and the unit tests call this.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+DEPTHS = (2, 3, 4)
+SIZES = ("128x128", "256x256", "512x512", "1024x1024", "1280x720")
+_SIZE = re.compile(r"^([1-9][0-9]*)x([1-9][0-9]*)$")
+
+
+class PipelineMatrixError(ValueError):
+    """A matrix, placement or result set that cannot be used; the message says why."""
+
+
+def placements_for(depth):
+    """SSSS, ESSS, EESS, EEES, EEEE for depth 4 (edge stages first)."""
+    if depth not in DEPTHS:
+        raise PipelineMatrixError("depth %r is not one of %s" % (depth, list(DEPTHS)))
+    return ["E" * edge + "S" * (depth - edge) for edge in range(depth + 1)]
+
+
+def _check_size(size):
+    if not isinstance(size, str) or not _SIZE.match(size):
+        raise PipelineMatrixError("image size %r is not <width>x<height>" % (size,))
+    return size
+
+
+def expand(depths=DEPTHS, sizes=SIZES, placements=None):
+    """Every run of the matrix: dicts depth, placement, size, in that nesting order.
+
+    ``placements``: None for every placement of each depth, else a list of placement strings
+    (each used with the depth of its length)."""
+    if placements is None:
+        chosen = [(depth, p) for depth in depths for p in placements_for(depth)]
+    else:
+        chosen = []
+        for placement in placements:
+            if not isinstance(placement, str) or not placement or set(placement) - set("SE"):
+                raise PipelineMatrixError("placement %r is not a string of S and E" % (placement,))
+            if len(placement) not in DEPTHS:
+                raise PipelineMatrixError("placement %r has %d stages, not one of %s"
+                                          % (placement, len(placement), list(DEPTHS)))
+            chosen.append((len(placement), placement))
+    if not chosen:
+        raise PipelineMatrixError("the matrix has no placements")
+    return [{"depth": depth, "placement": placement, "size": _check_size(size)}
+            for depth, placement in chosen for size in sizes]
+
+
+def assign_hosts(placement, server_hosts, edge_hosts):
+    """One host per stage: S stages on the server-class host(s), E stages on the edge hosts
+    in turn (stage order), both round robin."""
+    pools = {"S": list(server_hosts or []), "E": list(edge_hosts or [])}
+    used = {"S": 0, "E": 0}
+    hosts = []
+    for index, letter in enumerate(placement):
+        if letter not in pools:
+            raise PipelineMatrixError("stage %d: placement letter %r is not S or E" % (index, letter))
+        if not pools[letter]:
+            raise PipelineMatrixError("placement %s needs %s hosts and none are given"
+                                      % (placement, "server-class" if letter == "S" else "edge"))
+        hosts.append(pools[letter][used[letter] % len(pools[letter])])
+        used[letter] += 1
+    return hosts
+
+
+def _median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
+
+
+def aggregate(runs):
+    """Rows from measured runs.
+
+    ``runs``: dicts with kind ("pipeline" or "monolith"), size, fps, and for a pipeline run
+    depth, placement, hosts, ccr, ccr_cpu, latency_median, bound_cpu_fps; for a monolith run
+    ``node`` ("S" or "E"). Returns the rows sorted by size, depth, placement: size, depth,
+    placement, hosts, repeats, fps (median), fps_runs, monolith_node, monolith_fps (median),
+    speedup, ccr, ccr_cpu, latency_median, bound_cpu_fps (medians). A placement without a
+    monolith of its first stage's kind for its size is an error (nothing to compare with)."""
+    monoliths, groups = {}, {}
+    for position, run in enumerate(runs):
+        if not isinstance(run, dict) or run.get("kind") not in ("pipeline", "monolith"):
+            raise PipelineMatrixError("run %d is not a pipeline or monolith result: %r" % (position, run))
+        fps = run.get("fps")
+        if not isinstance(fps, (int, float)) or not fps > 0:
+            raise PipelineMatrixError("run %d has no positive fps: %r" % (position, fps))
+        size = _check_size(run.get("size"))
+        if run["kind"] == "monolith":
+            if run.get("node") not in ("S", "E"):
+                raise PipelineMatrixError("monolith run %d: node must be S or E, not %r" % (position, run.get("node")))
+            monoliths.setdefault((size, run["node"]), []).append(float(fps))
+        else:
+            key = (size, run.get("depth"), run.get("placement"))
+            if len(str(key[2] or "")) != key[1]:
+                raise PipelineMatrixError("run %d: placement %r does not have depth %r" % (position, key[2], key[1]))
+            groups.setdefault(key, []).append(run)
+    rows = []
+    for (size, depth, placement), group in groups.items():
+        node = placement[0]
+        if (size, node) not in monoliths:
+            raise PipelineMatrixError("no monolith run on an %s node at %s to compare %s with" % (node, size, placement))
+        mono = _median(monoliths[(size, node)])
+        fps = _median([r["fps"] for r in group])
+        row = {"size": size, "depth": depth, "placement": placement, "hosts": group[-1].get("hosts"),
+               "repeats": len(group), "fps": fps, "fps_runs": [r["fps"] for r in group],
+               "monolith_node": node, "monolith_fps": mono, "speedup": fps / mono}
+        for field in ("ccr", "ccr_cpu", "latency_median", "bound_cpu_fps"):
+            values = [r[field] for r in group if isinstance(r.get(field), (int, float))]
+            row[field] = _median(values) if values else None
+        rows.append(row)
+
+    def pixels(size):
+        width, height = (int(v) for v in size.split("x"))
+        return width * height
+    rows.sort(key=lambda r: (pixels(r["size"]), r["depth"], r["placement"].count("S"), r["placement"]))
+    return rows
+
+
+def markdown(rows):
+    """The rows as a Markdown table (docs/benchmarks.md, the lab report)."""
+    lines = ["| size | depth | placement | hosts | fps (median of n) | monolith fps (node) | x monolith | CCR wall / CPU "
+             "| latency ms |", "|---|---:|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append("| %s | %d | %s | %s | %.1f (%d) | %.1f (%s) | %.2fx | %s / %s | %s |" % (
+            r["size"], r["depth"], r["placement"], ",".join(r["hosts"] or []), r["fps"], r["repeats"],
+            r["monolith_fps"], r["monolith_node"], r["speedup"],
+            "%.2f" % r["ccr"] if r["ccr"] is not None else "-", "%.2f" % r["ccr_cpu"] if r["ccr_cpu"] is not None else "-",
+            "%.2f" % (1000 * r["latency_median"]) if r["latency_median"] is not None else "-"))
+    return "\n".join(lines) + "\n"
