@@ -15,7 +15,8 @@ image before to the end of this one): its compute plus what gRPC's threads spend
 decoding, framing and writing it, which the wall-clock fields cannot show when gRPC moves a
 whole image off the stage's thread. With every stage pinned to one core (one core per node),
 ``cpu - compute`` is the stage's communication cost and 1 / the largest median ``cpu`` is the
-chain's bound: ``ccr_cpu`` and ``bound_cpu_fps`` in chain_report. ``ccr()`` is the one place
+chain's bound: ``ccr_cpu`` and ``bound_cpu_fps`` in chain_report. It is the whole process's CPU, so
+it is only meaningful while the stage serves one stream (two clients at once share it). ``ccr()`` is the one place
 either ratio is computed (the sink, the monolith, benchmarks/pipeline_bench.py and the report
 use it). Each stage also logs one line of totals per run (``totals_line``), as the reference
 experiment's stages did: receive, process and send seconds over all its images.
