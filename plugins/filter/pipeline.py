@@ -3,7 +3,8 @@
 # Apache License 2.0 (see galaxy.yml)
 """Filters for workload III's placement; the logic lives in module_utils/pipeline_placement.py.
 
-Documented in plugins/filter/pipeline_stages.yml (ansible-doc -t filter edgeai.jetson_cluster.pipeline_stages).
+Documented in plugins/filter/pipeline_stages.yml and pipeline_matrix.yml
+(ansible-doc -t filter edgeai.jetson_cluster.pipeline_stages).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,6 +13,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_matrix import expand
 from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_placement import (
     PipelinePlacementError,
     pipeline_stages,
@@ -25,8 +27,15 @@ def _pipeline_stages(placement, letter_selectors, name_prefix="jc-pipeline", por
         raise AnsibleFilterError("pipeline_stages: %s" % exc)
 
 
+def _pipeline_matrix(depths, sizes, placements=None):
+    try:
+        return expand([int(d) for d in depths], list(sizes), list(placements) if placements else None)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("pipeline_matrix: %s" % exc)
+
+
 class FilterModule(object):
     """edgeai.jetson_cluster workload III filters."""
 
     def filters(self):
-        return {"pipeline_stages": _pipeline_stages}
+        return {"pipeline_stages": _pipeline_stages, "pipeline_matrix": _pipeline_matrix}

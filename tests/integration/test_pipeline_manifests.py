@@ -117,3 +117,34 @@ def test_role_renders_the_manifest_once_and_then_changes_nothing(tmp_path):
         changed.append(json.loads(proc.stdout[proc.stdout.index("{"):])["stats"]["localhost"]["changed"])
     assert changed == [2, 0]
     assert [obj["kind"] for obj in yaml.safe_load_all(manifest.read_text())].count("Deployment") == 4
+
+
+def test_the_matrix_renders_one_valid_manifest_per_placement_and_size(tmp_path, kubernetes):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "matrix"
+    playbook = tmp_path / "matrix.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "ansible.builtin.include_role": {"name": "edgeai.jetson_cluster.pipeline_workload", "tasks_from": "matrix"},
+        "vars": {"pipeline_workload_matrix_depths": [2, 4], "pipeline_workload_matrix_sizes": ["128x128", "1280x720"],
+                 "pipeline_workload_matrix_dir": str(out)}}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+                           "-e", json.dumps({"ansible_python_interpreter": sys.executable}), str(playbook)],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    placements = ["SS", "ES", "EE", "SSSS", "ESSS", "EESS", "EEES", "EEEE"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        "%s-%s.yaml" % (p, size) for p in placements for size in ("128x128", "1280x720"))
+    for placement in ("ES", "EEES"):
+        objects = list(yaml.safe_load_all((out / ("%s-1280x720.yaml" % placement)).read_text()))
+        for obj in objects:
+            kubernetes_validate.validate(obj, kubernetes, strict=True)
+        selectors = [d["spec"]["template"]["spec"]["nodeSelector"] for d in objects if d["kind"] == "Deployment"]
+        assert selectors == [E if letter == "E" else S for letter in placement]
+        sink = objects[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert sink[sink.index("--key") + 1] == "1280x720"

@@ -25,3 +25,14 @@ def test_pipeline_stages_filter_passes_prefix_and_port_through():
 def test_pipeline_stages_filter_names_itself_in_errors():
     with pytest.raises(AnsibleFilterError, match="pipeline_stages: placement 'Q'"):
         FILTERS["pipeline_stages"]("Q", LETTERS)
+
+
+def test_pipeline_matrix_filter_gives_the_runs_and_takes_chosen_placements():
+    assert FILTERS["pipeline_matrix"](["2"], ["64x64"]) == [
+        {"depth": 2, "placement": p, "size": "64x64"} for p in ("SS", "ES", "EE")]
+    assert FILTERS["pipeline_matrix"]([4], ["64x64"], ["EESS"]) == [{"depth": 4, "placement": "EESS", "size": "64x64"}]
+
+
+def test_pipeline_matrix_filter_names_itself_in_errors():
+    with pytest.raises(AnsibleFilterError, match="pipeline_matrix: placement 'SXS'"):
+        FILTERS["pipeline_matrix"]([3], ["64x64"], ["SXS"])
