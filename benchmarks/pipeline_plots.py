@@ -13,7 +13,8 @@ other report panels (start-up, telemetry) are not touched:
 - ``fps_by_depth``: throughput per depth against the monolith at each size, with the bound
   (1 / the busiest stage's process CPU per image where measured, else the paced bound);
 - ``fps_by_placement``: throughput of each placement (SSSS ... EEEE, merged depths) against the
-  monolith, from a placement matrix (pipeline_matrix.aggregate's rows), when one is given.
+  monolith, from a placement matrix (pipeline_matrix.aggregate's rows: the newest
+  benchmarks/results/pipeline_matrix*/matrix.json), when there is one.
 """
 
 import glob
@@ -29,6 +30,15 @@ PLOT = os.path.join(ROOT, "docs", "pipeline.png")
 def newest_results():
     paths = sorted(glob.glob(os.path.join(RESULTS, "pipeline_*", "pipeline.json")))
     return paths[-1] if paths else None
+
+
+def newest_matrix():
+    """The rows of the newest placement matrix (benchmarks/pipeline_matrix.py), or None."""
+    paths = sorted(glob.glob(os.path.join(RESULTS, "pipeline_matrix*", "matrix.json")))
+    if not paths:
+        return None
+    with open(paths[-1]) as handle:
+        return json.load(handle)["rows"]
 
 
 def _sizes(results):
@@ -138,7 +148,7 @@ def main(argv):
         sys.exit("no benchmarks/results/pipeline_*/pipeline.json")
     with open(path) as handle:
         results = json.load(handle)
-    print(write(results))
+    print(write(results, placements=newest_matrix()))
     return 0
 
 

@@ -286,7 +286,7 @@ def pipeline_plot():
     path = pipeline_plots.newest_results()
     if path:
         with open(path) as handle:
-            print("wrote %s" % pipeline_plots.write(json.load(handle)))
+            print("wrote %s" % pipeline_plots.write(json.load(handle), placements=pipeline_plots.newest_matrix()))
 
 
 if __name__ == "__main__":
