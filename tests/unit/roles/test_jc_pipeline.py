@@ -2,6 +2,7 @@
 without gRPC: tests/integration/test_jc_pipeline_grpc.py runs the chain itself."""
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,22 @@ def test_ccr_and_cpu_bound_come_from_the_stage_records_in_one_place():
     assert (report["busiest_cpu_stage"], report["bound_cpu_fps"]) == ("conv", pytest.approx(1 / 0.007))
     line = metrics.totals_line(conv)
     assert line == "conv: 3 images, receive 0.003 s (idle wait 1.500 s), process 0.009 s, send 0.006 s, CPU 0.023 s"
+
+
+def test_cpu_ccr_compares_cpu_with_cpu_when_the_core_is_shared():
+    # Preempted: the blocks took 10 ms of wall clock but 3 ms of their thread's CPU; the process
+    # used 7 ms of CPU in all, so 4 ms went to the transfers, not 0 (7 - 10 clipped).
+    shared = stage_log("conv", [dict(recv=0.0, compute=0.010, send=0.001, cpu=0.007, compute_cpu=0.003)] * 3)
+    assert shared["median_comm_cpu"] == pytest.approx(0.004)
+    assert metrics.ccr([shared])["cpu"] == pytest.approx(0.004 / 0.003)
+
+
+def test_thread_cpu_counts_only_work():
+    before = metrics.thread_cpu()
+    time.sleep(0.05)
+    slept = metrics.thread_cpu() - before
+    sum(i * i for i in range(200000))
+    assert 0 <= slept < 0.04 and metrics.thread_cpu() - before > slept
 
 
 def test_ccr_without_cpu_records_is_nan_not_an_error():

@@ -10,11 +10,11 @@ image. The pipeline's bound is 1 / the largest median service time, measured in 
 (``interval`` in the key) where no stage waits on a slower neighbour; CCR is
 sum(recv + send) / sum(compute) over the stages, per image.
 
-``cpu`` is the stage process's CPU time per image (time.process_time() from the end of the
+``compute_cpu`` is the CPU time of the thread running the blocks, ``cpu`` the stage process's CPU time per image (time.process_time() from the end of the
 image before to the end of this one): its compute plus what gRPC's threads spend receiving,
 decoding, framing and writing it, which the wall-clock fields cannot show when gRPC moves a
 whole image off the stage's thread. With every stage pinned to one core (one core per node),
-``cpu - compute`` is the stage's communication cost and 1 / the largest median ``cpu`` is the
+``cpu - compute_cpu`` is the stage's communication cost and 1 / the largest median ``cpu`` is the
 chain's bound: ``ccr_cpu`` and ``bound_cpu_fps`` in chain_report. It is the whole process's CPU, so
 it is only meaningful while the stage serves one stream (two clients at once share it). ``ccr()`` is the one place
 either ratio is computed (the sink, the monolith, benchmarks/pipeline_bench.py and the report
@@ -27,7 +27,13 @@ import math
 import socket
 import time
 
-FIELDS = ("wait", "recv", "compute", "send", "cpu")
+FIELDS = ("wait", "recv", "compute", "send", "cpu", "compute_cpu")
+
+
+def thread_cpu():
+    """CPU seconds of the calling thread (Python 3.6 has no time.thread_time; Linux has the clock)."""
+    clock = getattr(time, "CLOCK_THREAD_CPUTIME_ID", None)
+    return time.clock_gettime(clock) if clock is not None else time.process_time()
 
 
 def median(values):
@@ -61,10 +67,15 @@ class StageLog(object):
         out["median_service"] = median([r.get("recv", 0.0) + r["compute"] + r.get("send", 0.0)
                                         for r in self.records]) if self.records else float("nan")
         timed = [r for r in self.records if "cpu" in r]
-        # Process CPU per image beyond the blocks: what receiving and sending cost this stage.
-        out["median_comm_cpu"] = median([max(0.0, r["cpu"] - r["compute"]) for r in timed]) if timed else float("nan")
+        # Process CPU per image beyond the blocks' own (thread) CPU: what receiving and sending
+        # cost this stage. CPU against CPU, so a core shared with other work (preemption
+        # stretches the wall-clock compute) does not hide it.
+        out["median_comm_cpu"] = median([max(0.0, r["cpu"] - r.get("compute_cpu", r["compute"])) for r in timed]) \
+            if timed else float("nan")
         if not timed:
             out["median_cpu"] = out["total_cpu"] = float("nan")
+        if not any("compute_cpu" in r for r in self.records):
+            out["median_compute_cpu"] = out["total_compute_cpu"] = float("nan")
         return out
 
 
@@ -83,15 +94,17 @@ def ccr(stages, sink_recv=()):
     """Communication-to-computation ratios of one chain from its stages' summaries.
 
     ``wall``: (sum of the stages' median recv + send, plus the sink's median decode) / sum of
-    the median compute. ``cpu``: sum of median (cpu - compute) / sum of median compute, over the
-    stages that measured CPU (None when none did). Both per image; NaN without computation."""
+    the median compute. ``cpu``: sum of median (cpu - compute_cpu) / sum of median compute_cpu
+    (the blocks' thread CPU; the wall-clock compute where a record has none), over the stages
+    that measured CPU (NaN when none did). Both per image; NaN without computation."""
     compute = sum(s["median_compute"] for s in stages)
     comm = sum(s["median_recv"] + s["median_send"] for s in stages)
     if sink_recv:
         comm += median(list(sink_recv))
     cpu_stages = [s for s in stages if _finite(s.get("median_comm_cpu"))]
     comm_cpu = sum(s["median_comm_cpu"] for s in cpu_stages)
-    compute_cpu = sum(s["median_compute"] for s in cpu_stages)
+    compute_cpu = sum(s["median_compute_cpu"] if _finite(s.get("median_compute_cpu")) else s["median_compute"]
+                      for s in cpu_stages)
     return {
         "communication": comm,
         "computation": compute,

@@ -18,7 +18,7 @@ def run(key, datacount, keep=False, digest=True):
     cpu_mark = time.process_time()
     for index, produced_at in wire.paced(spec["interval"], datacount):
         produced.append(produced_at)
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), metrics.thread_cpu()
         tick = began
         image = ops.produce(spec["width"], spec["height"], spec["seed"], index)
         per_block["produce"].append(time.perf_counter() - tick)
@@ -27,7 +27,8 @@ def run(key, datacount, keep=False, digest=True):
             image = ops.APPLY[block](image)
             per_block[block].append(time.perf_counter() - tick)
         cpu_now = time.process_time()
-        log.add(index, compute=time.perf_counter() - began, cpu=cpu_now - cpu_mark)
+        log.add(index, compute=time.perf_counter() - began, cpu=cpu_now - cpu_mark,
+                compute_cpu=metrics.thread_cpu() - began_cpu)
         cpu_mark = cpu_now
         arrivals.append(time.time())
         if hasher is not None:

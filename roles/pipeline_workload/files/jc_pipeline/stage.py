@@ -199,17 +199,17 @@ class Stage(object):
         cpu_mark = time.process_time()
         try:
             for index, produced, image, wait, recv in source:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), metrics.thread_cpu()
                 if image is None:
                     image = ops.produce(spec["width"], spec["height"], spec["seed"], index)
                 image = ops.apply(work, image)
-                computed = time.perf_counter()
+                computed, compute_cpu = time.perf_counter(), metrics.thread_cpu() - start_cpu
                 for message in wire.replies(image, index, produced, chunk_bytes):
                     yield message
                 sent = time.perf_counter()
                 cpu_now = time.process_time()
                 log.add(index, wait=wait, recv=recv, compute=computed - start, send=sent - computed,
-                        cpu=cpu_now - cpu_mark)
+                        cpu=cpu_now - cpu_mark, compute_cpu=compute_cpu)
                 cpu_mark = cpu_now
         except StageError as exc:
             sys.stderr.write("%s: %s\n" % (self.name, exc))
