@@ -33,7 +33,7 @@ command-line flag of the same meaning; a flag wins over the environment:
                          without it on an H200, and ~0.5 s shorter to start; docs/benchmarks.md)
     WARMUP_OVERLAP       auto | on | off: warm the decoder up in a thread beside the model's warm-up
                          (auto = on unless cuDNN autotunes: nvJPEG beside the autotuner's timings
-                         made it pick slower algorithms)
+                         may make it keep slower algorithms)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32

@@ -219,9 +219,11 @@ def cudnn_benchmark(setting):
 
 
 def warmup_overlap(setting, autotuning):
-    """WARMUP_OVERLAP: the decoder's warm-up in a thread beside the model's. auto = only without
-    cuDNN autotuning: nvJPEG kernels running beside the autotuner's timings can make it keep slower
-    algorithms (seen on 2x H200: 9.8k instead of 12.4k img/s in 2 of 6 pods)."""
+    """WARMUP_OVERLAP: the decoder's warm-up in a thread beside the model's (measured on 2x H200:
+    warm-up 2.2 -> 1.2 s with autotuning, 0.8 s without). auto = only without cuDNN autotuning: nvJPEG
+    kernels beside the autotuner's timings may make it keep slower algorithms; with both on, 2 of 6
+    two-GPU pods ran their window at 9.8k instead of 12.4k img/s (without autotuning: 1 of 12, and
+    0 of 12 with neither; the cause is not pinned down, docs/benchmarks.md "Time to result")."""
     if setting == "auto":
         return not autotuning
     return setting == "on"
