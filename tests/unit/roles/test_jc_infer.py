@@ -712,16 +712,18 @@ from jc_infer.tvimage import ImageOps
 ops = ImageOps(torch)
 out = {"source": ops.source, "version": ops.version, "torchvision_imported": "torchvision" in sys.modules}
 data = torch.from_numpy(np.fromfile(sys.argv[1], dtype=np.uint8))
+batched = ops.source == "extension"  # lists of files: torchvision >= 0.19 (the extension path) only
 mine = ops.decode_jpeg(data, torch.device("cpu"))
-batch = ops.decode_jpeg([data, data], torch.device("cpu"))
+batch = ops.decode_jpeg([data, data], torch.device("cpu")) if batched else [mine, mine]
 image = ops.decode_image(data)
 from torchvision.io import ImageReadMode, decode_jpeg
 ref = decode_jpeg(data, mode=ImageReadMode.RGB)
 out["cpu_equal"] = bool(torch.equal(mine, ref) and torch.equal(batch[1], ref) and torch.equal(image, ref))
 if torch.cuda.is_available():
     dev = torch.device("cuda", 0)
-    got = ops.decode_jpeg([data, data], dev)
-    ref_gpu = decode_jpeg([data, data], mode=ImageReadMode.RGB, device=dev)
+    got = ops.decode_jpeg([data, data], dev) if batched else [ops.decode_jpeg(data, dev)]
+    ref_gpu = decode_jpeg([data, data] if batched else data, mode=ImageReadMode.RGB, device=dev)
+    ref_gpu = ref_gpu if batched else [ref_gpu]
     out["cuda_equal"] = all(bool(torch.equal(a, b)) for a, b in zip(got, ref_gpu))
 print(json.dumps(out))
 '''
