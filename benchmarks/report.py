@@ -18,6 +18,8 @@ RESULTS = os.path.join(ROOT, "benchmarks", "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 PLOT = os.path.join(ROOT, "docs", "benchmarks.png")
 BEGIN, END = "<!-- report.py: begin -->", "<!-- report.py: end -->"
+STARTUP_RUN = os.path.join(RESULTS, "startup_h200x2_run4", "results.json")  # startup_bench.py, issue 15
+STARTUP_PLOT = os.path.join(ROOT, "docs", "startup_time_to_result.png")
 # The model path jc_infer runs by default (eager fp16, channels_last, its own stream) at its batch.
 CEILING_KEY = "jc_eager_fp16_b256"
 
@@ -261,6 +263,91 @@ def plot(runs, path):
     fig.savefig(path, dpi=110)
 
 
+def _median_run(runs):
+    """The run whose job wall is the median of the runs (the middle one, not an average of phases)."""
+    ordered = sorted(runs, key=lambda r: r["job_wall_seconds"])
+    return ordered[len(ordered) // 2]
+
+
+def startup_series(results):
+    """From a startup_bench.py results.json: per variant and GPU count, the median run's pods as
+    (label, {start-up, warm-up, timed window, rest, exit}) in seconds (rest = what the process spent
+    before its result line outside the three phases; exit = the result line to the exit), and
+    the job walls (median, min, max)."""
+    out = {}
+    multi = results.get("multi", {})
+    for variant in ("before", "after"):
+        if variant not in multi:
+            continue
+        for key in sorted(k for k in multi[variant] if k.endswith("_gpu")):
+            rec = multi[variant][key]
+            run = _median_run(rec["runs"])
+            pods = []
+            for pod in run["pods"]:
+                # The pod's own clock up to its result line (process_seconds, from /proc), the parent's
+                # for the rest: exit = the parent's wall clock - process_seconds (the line to the exit,
+                # plus the spawn before the process existed). Not result_to_exit_seconds: the parent
+                # reads the pods' lines one after the other, so a later pod's line is read late.
+                pods.append(("%s %s #%d" % (variant, key.replace("_gpu", " GPU"), pod["index"]),
+                             {"start-up": pod["startup_seconds"], "warm-up": pod["warmup_seconds"],
+                              "timed window": pod["seconds"], "rest": max(0.0, pod["fixed"]["other"]),
+                              "exit": max(0.0, pod["wall_seconds"] - pod["process_seconds"])}))
+            walls = [r["job_wall_seconds"] for r in rec["runs"]]
+            out[(variant, key)] = {"pods": pods, "wall": (med(walls), min(walls), max(walls)),
+                                   "images": run["pods"][0]["assigned"] * len(run["pods"])}
+    return out
+
+
+def startup_plot(results, path):
+    """Time to result on the GPU machine: per pod a bar of start-up / warm-up / timed window / rest /
+    exit (the median run of each), and the job's wall clock for 1 vs N GPUs, before and after."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = startup_series(results)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    colors = {"start-up": "#999999", "warm-up": "#ddaa33", "timed window": "#117733", "rest": "#aa4499",
+              "exit": "#4477aa"}
+    labels, bottoms = [], []
+    pods = [p for key in sorted(series) for p in series[key]["pods"]]
+    labels = [label for label, _ in pods]
+    bottoms = [0.0] * len(pods)
+    for phase, color in colors.items():
+        heights = [phases[phase] for _, phases in pods]
+        left.bar(range(len(pods)), heights, bottom=bottoms, color=color, label=phase)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    left.set_xticks(range(len(pods)))
+    left.set_xticklabels(labels, fontsize=8, rotation=20)
+    left.set_ylabel("seconds (parent's clock)")
+    left.set_title("per pod, median run of 3 (%s images)" % fmt(max(v["images"] for v in series.values())), fontsize=10)
+    left.legend(fontsize=8)
+    walls = sorted(series.items())
+    xs = range(len(walls))
+    right.bar(xs, [v["wall"][0] for _, v in walls], color=["#cc6677" if k[0] == "before" else "#4477aa" for k, _ in walls],
+              yerr=[[v["wall"][0] - v["wall"][1] for _, v in walls], [v["wall"][2] - v["wall"][0] for _, v in walls]],
+              capsize=3)
+    for x, (_, v) in zip(xs, walls):
+        right.text(x, v["wall"][0] / 2, "%.1f s" % v["wall"][0], ha="center", fontsize=8, color="white")
+    right.set_xticks(list(xs))
+    right.set_xticklabels(["%s\n%s" % (k[0], k[1].replace("_gpu", " GPU")) for k, _ in walls], fontsize=8)
+    right.set_ylabel("job wall clock (s), median, min-max")
+    right.set_title("job: first start to last exit", fontsize=10)
+    fig.suptitle("Time to result, %s, startup_bench.py (%s)" % (results["env"]["gpu"], results["env"]["date"]),
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_startup_plot():
+    """docs/startup_time_to_result.png from STARTUP_RUN, if it is there."""
+    if os.path.exists(STARTUP_RUN):
+        with open(STARTUP_RUN) as handle:
+            startup_plot(json.load(handle), STARTUP_PLOT)
+        print("wrote %s" % STARTUP_PLOT)
+
+
 def main():
     runs = load()
     if not runs:
@@ -274,6 +361,7 @@ def main():
     body = tables(runs)  # before the file is opened for writing: a failure leaves it as it was
     with open(DOC, "w") as handle:
         handle.write(head + BEGIN + "\n" + body + "\n" + END + tail)
+    write_startup_plot()
     plot(runs, PLOT)
     print("wrote %s and %s" % (DOC, PLOT))
     pipeline_plot()

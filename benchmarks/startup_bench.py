@@ -16,11 +16,15 @@ package at the baseline commit, and the one under test).
    after         the package under test, python3 -m jc_infer (flushes and leaves with os._exit)
    after_exit    the package under test through `python3 -c "...sys.exit(main())"`: the normal
                  interpreter teardown, to show what os._exit saves
+   --variant-env NAME=BASE:K=V,K=V adds a variant: BASE's package and command with these settings
+   (e.g. after_serial=after:OVERLAP_STARTUP=off), for measuring a choice both ways.
    Per process: wall (parent's clock, Popen to exit), result_to_exit (the JSON line's arrival to
    exit), fixed = wall - seconds (the timed window), and the process's own breakdown.
-3. multi (with >= 2 GPUs): --multi-images files, 1 process on GPU 0, then one process per GPU at
+3. multi (with >= 2 GPUs): --multi-images files (a comma list: the first goes to "multi", each
+   further size N to "multi_N"), 1 process on GPU 0, then one process per GPU at
    once (TOTAL_JOBS=N, JOB_COMPLETION_INDEX=i, CUDA_VISIBLE_DEVICES=i); job wall = start to the last
-   exit; speed-up = 1-GPU job wall / N-GPU job wall, per variant in --multi-variants.
+   exit; speed-up = 1-GPU job wall / N-GPU job wall, per variant in --multi-variants; steady-state
+   efficiency = 1-GPU window / (N x the slowest pod's window), imbalance = slowest / fastest pod window.
 results.json is rewritten after every process, so a run cut short keeps what it measured.
 """
 
@@ -67,12 +71,20 @@ def make_dataset(args):
     return view
 
 
+VARIANT_ENV = {}  # variant -> extra settings (--variant-env)
+BASE = {"after_exit": "after"}  # variant -> the variant whose command it runs
+
+
 def start(parent, variant, env, gpu, logname, out):
     full = dict(os.environ)
     full.update({k: str(v) for k, v in env.items()})
+    full.update(VARIANT_ENV.get(variant, {}))
+    base = variant
+    while base in BASE and base != "after_exit":
+        base = BASE[base]
     full["CUDA_VISIBLE_DEVICES"] = str(gpu)
     full["PYTHONPATH"] = parent
-    if variant == "after_exit":
+    if base == "after_exit":
         cmd = [sys.executable, "-c", "import sys; from jc_infer.workload import main; sys.exit(main())"]
     else:
         cmd = [sys.executable, "-m", "jc_infer"]
@@ -124,12 +136,12 @@ def stage_fixed(args, view, parents):
             save(args.out)
 
 
-def stage_multi(args, view, parents, gpus):
+def stage_multi(args, view, parents, gpus, images, key):
     for v in args.multi_variants:
         walls = {1: [], gpus: []}
         for r in range(args.multi_repeats):
             for n in (1, gpus):
-                env = {"IMAGE_DIR": view, "TOTAL_IMAGES": args.multi_images, "TOTAL_JOBS": n}
+                env = {"IMAGE_DIR": view, "TOTAL_IMAGES": images, "TOTAL_JOBS": n}
                 handles = []
                 for i in range(n):
                     e = dict(env, JOB_COMPLETION_INDEX=i)
@@ -137,20 +149,27 @@ def stage_multi(args, view, parents, gpus):
                 pods = [finish(h, "%s %d GPU pod %d" % (v, n, i)) for i, h in enumerate(handles)]
                 job_wall = max(p["parent_exit"] for p in pods) - min(p["parent_start"] for p in pods)
                 walls[n].append(job_wall)
-                rec = RESULTS["multi"].setdefault(v, {}).setdefault("%d_gpu" % n, {"runs": []})
+                rec = RESULTS[key].setdefault(v, {}).setdefault("%d_gpu" % n, {"runs": []})
                 rec["runs"].append({"job_wall_seconds": job_wall, "pods": pods})
                 rec["job_wall_seconds"] = summary(walls[n])
-                log("multi %-8s %d GPU run %d: job wall %.2f s, pods: %s" % (
-                    v, n, r, job_wall, ", ".join("%d img in %.2f s (window %.2f s, fixed %.2f s)" % (
+                log("%s %-8s %d GPU run %d: job wall %.2f s, pods: %s" % (
+                    key, v, n, r, job_wall, ", ".join("%d img in %.2f s (window %.2f s, fixed %.2f s)" % (
                         p["images"], p["wall_seconds"], p["seconds"], p["wall_seconds"] - p["seconds"])
                         for p in pods)))
                 save(args.out)
         if walls[1] and walls[gpus]:
+            rec = RESULTS[key][v]
             speedups = [a / b for a, b in zip(walls[1], walls[gpus])]
-            RESULTS["multi"][v]["speedup"] = summary(speedups)
-            RESULTS["multi"][v]["speedup_of_medians"] = statistics.median(walls[1]) / statistics.median(walls[gpus])
-            log("multi %s: %d GPUs vs 1, wall-clock speed-up %.3f (median of pairs), of medians %.3f"
-                % (v, gpus, statistics.median(speedups), RESULTS["multi"][v]["speedup_of_medians"]))
+            rec["speedup"] = summary(speedups)
+            rec["speedup_of_medians"] = statistics.median(walls[1]) / statistics.median(walls[gpus])
+            one = [run["pods"][0]["seconds"] for run in rec["1_gpu"]["runs"]]
+            many = [[p["seconds"] for p in run["pods"]] for run in rec["%d_gpu" % gpus]["runs"]]
+            rec["efficiency"] = summary([a / (gpus * max(b)) for a, b in zip(one, many)])
+            rec["imbalance"] = summary([max(b) / min(b) for b in many])
+            log("%s %s: %d GPUs vs 1, wall-clock speed-up %.3f (median of pairs), of medians %.3f, "
+                "steady-state efficiency %.3f, imbalance %.3f"
+                % (key, v, gpus, statistics.median(speedups), rec["speedup_of_medians"],
+                   rec["efficiency"]["median"], rec["imbalance"]["median"]))
             save(args.out)
 
 
@@ -166,7 +185,8 @@ def main():
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="before,after,after_exit")
-    parser.add_argument("--multi-images", type=int, default=200000)
+    parser.add_argument("--multi-images", default="200000", help="comma list of job sizes")
+    parser.add_argument("--variant-env", action="append", default=[], metavar="NAME=BASE:K=V,K=V")
     parser.add_argument("--multi-repeats", type=int, default=3)
     parser.add_argument("--multi-variants", default="after,before")
     parser.add_argument("--stages", default="fixed,multi")
@@ -176,6 +196,13 @@ def main():
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
     parents = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after),
                "after_exit": os.path.abspath(args.after)}
+    for spec in args.variant_env:
+        name, rest = spec.split("=", 1)
+        base, _, pairs = rest.partition(":")
+        parents[name] = parents[base]
+        BASE[name] = base
+        VARIANT_ENV[name] = dict(p.split("=", 1) for p in pairs.split(",") if p)
+    RESULTS["variant_env"] = VARIANT_ENV
     import torch  # only to count the GPUs and record versions (the pods import their own)
     gpus = torch.cuda.device_count()
     RESULTS["env"] = {"gpus": gpus, "gpu": torch.cuda.get_device_name(0) if gpus else None,
@@ -188,10 +215,14 @@ def main():
     stages = args.stages.split(",")
     if "fixed" in stages:
         stage_fixed(args, view, parents)
-    if "multi" in stages and gpus >= 2:
-        stage_multi(args, view, parents, gpus)
-    elif "multi" in stages:
-        RESULTS["multi"] = {"skipped": "%d GPU(s)" % gpus}
+    sizes = [int(n) for n in args.multi_images.split(",") if n]
+    for i, images in enumerate(sizes):
+        key = "multi" if i == 0 else "multi_%d" % images
+        RESULTS.setdefault(key, {})
+        if "multi" in stages and gpus >= 2:
+            stage_multi(args, view, parents, gpus, images, key)
+        elif "multi" in stages:
+            RESULTS[key] = {"skipped": "%d GPU(s)" % gpus}
     save(args.out)
 
 

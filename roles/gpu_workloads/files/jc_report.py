@@ -249,7 +249,8 @@ def render_markdown(results):
                              _num(pod["warmup"], 2), pod["device"] or "-"])
         lines.extend(_table(["nodes", "index", "host", "images", "errors", "seconds", "img/s", "warm-up (s)",
                              "device"], ["---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---"], rows))
-    lines.extend(["", "![throughput, speedup and per-pod times](%s)" % PLOT_NAME, ""])
+    lines.extend(time_to_result_lines(results))
+    lines.extend(["", "![throughput, speedup, per-pod phases and time to result](%s)" % PLOT_NAME, ""])
     return "\n".join(lines)
 
 
@@ -281,10 +282,11 @@ def draw(results, path):
 
     series = plot_series(results)
     names = list(series)
-    figure, axes = plt.subplots(len(names), 2, figsize=(11, 3.6 * len(names)), squeeze=False)
+    figure, axes = plt.subplots(len(names), 3, figsize=(16, 3.6 * len(names)), squeeze=False)
+    phases = time_to_result_series(results)
     for row, workload in enumerate(names):
         data = series[workload]
-        left, right = axes[row]
+        left, right, third = axes[row]
         left.plot(data["nodes"], data["throughput"], "o-", color="tab:blue", label="throughput")
         left.set_xlabel("nodes")
         left.set_ylabel("images / s", color="tab:blue")
@@ -299,13 +301,8 @@ def draw(results, path):
         twin.set_ylim(0, max(data["speedup"] + data["ideal"]) * 1.3)
         handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         left.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize="small")
-        labels = [label for label, _ in data["bars"]]
-        right.bar(range(len(labels)), [seconds for _, seconds in data["bars"]], color="tab:green")
-        right.set_xticks(range(len(labels)))
-        right.set_xticklabels(labels, rotation=45 if len(labels) > 8 else 0, fontsize="small")
-        right.set_xlabel("nodes:#job index")
-        right.set_ylabel("timed window (s)")
-        right.set_title("per-pod time")
+        draw_pod_phases(right, phases[workload])
+        draw_time_to_result(third, phases[workload])
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
@@ -326,6 +323,98 @@ def write_if_changed(path, data):
         handle.write(data)
     os.rename(temporary, path)
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Time to result (issue 15): where each pod's time went before its result line (jc_infer's
+# startup_seconds, warmup_seconds, seconds and fixed.other), and the job's time to result: the
+# slowest pod from its process's start to its result line, against the number of nodes. Pods of
+# older images report only the timed window (and warm-up): their start-up is then unknown.
+# ---------------------------------------------------------------------------------------------
+
+PHASES = (("startup", "start-up", "tab:gray"), ("warmup", "warm-up", "tab:orange"),
+          ("window", "timed window", "tab:green"), ("other", "rest to the result line", "tab:purple"))
+
+
+def pod_phases(pod):
+    """{"startup", "warmup", "window", "other", "to_result"} of one per-pod result, in seconds;
+    None for what the pod did not report. to_result = the process's age at its result line."""
+    def number(key, source=pod):
+        value = source.get(key) if isinstance(source, dict) else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    fixed = pod.get("fixed") if isinstance(pod.get("fixed"), dict) else {}
+    return {"startup": number("startup_seconds"), "warmup": number("warmup_seconds"), "window": number("seconds"),
+            "other": number("other", fixed), "to_result": number("process_seconds")}
+
+
+def time_to_result_series(results):
+    """Per workload: "pods" [(label, phases)] and "jobs" [(nodes, slowest pod's to_result or None)],
+    sorted by nodes."""
+    series = {}
+    for workload in workloads(results):
+        runs = sorted(runs_of(results, workload), key=lambda run: summary_row(run)["nodes"])
+        pods, jobs = [], []
+        for run in runs:
+            nodes = summary_row(run)["nodes"]
+            ages = []
+            for pod in run["aggregate"].get("per_pod", []):
+                phases = pod_phases(pod)
+                pods.append(("%d:#%d" % (run["jobs"], pod["index"]), phases))
+                ages.append(phases["to_result"])
+            jobs.append((nodes, max(ages) if ages and None not in ages else None))
+        series[workload] = {"pods": pods, "jobs": jobs}
+    return series
+
+
+def time_to_result_lines(results):
+    """Markdown: per workload, the job's time to result for each node count (and against the first)."""
+    series = time_to_result_series(results)
+    if not any(t is not None for data in series.values() for _, t in data["jobs"]):
+        return ["", "Time to result: not reported by these pods (an image older than process_seconds)."]
+    lines = ["", "## Time to result", "",
+             "The job's time to result = the slowest pod from its process's start to its result line "
+             "(start-up + warm-up + timed window + the rest; the pod's exit after the line and the time "
+             "Kubernetes takes to start it are not in it). Per-pod phases: the middle plot.", ""]
+    rows = []
+    for workload, data in series.items():
+        first = data["jobs"][0][1] if data["jobs"] else None
+        for nodes, seconds in data["jobs"]:
+            gain = first / seconds if first and seconds else None
+            rows.append([TITLES.get(workload, workload), str(nodes), _num(seconds, 2), _num(gain, 2)])
+    lines.extend(_table(["workload", "nodes", "time to result (s)", "against the first row"],
+                        ["---", "---:", "---:", "---:"], rows))
+    return lines
+
+
+def draw_pod_phases(axis, data):
+    """One stacked bar per pod: start-up, warm-up, timed window, rest (what it reported)."""
+    labels = [label for label, _ in data["pods"]]
+    bottoms = [0.0] * len(labels)
+    for key, name, color in PHASES:
+        heights = [phases[key] or 0.0 for _, phases in data["pods"]]
+        if any(heights):
+            axis.bar(range(len(labels)), heights, bottom=bottoms, color=color, label=name)
+            bottoms = [b + h for b, h in zip(bottoms, heights)]
+    axis.set_xticks(range(len(labels)))
+    axis.set_xticklabels(labels, rotation=45 if len(labels) > 8 else 0, fontsize="small")
+    axis.set_xlabel("nodes:#job index")
+    axis.set_ylabel("seconds")
+    axis.set_title("per pod: start-up, warm-up, timed window")
+    axis.legend(loc="upper right", fontsize="x-small")
+
+
+def draw_time_to_result(axis, data):
+    """The job's time to result against the number of nodes (nothing drawn when not reported)."""
+    points = [(nodes, seconds) for nodes, seconds in data["jobs"] if seconds is not None]
+    axis.set_xlabel("nodes")
+    axis.set_ylabel("seconds")
+    axis.set_title("job: time to result (slowest pod)")
+    if not points:
+        axis.text(0.5, 0.5, "not reported by these pods", ha="center", va="center", transform=axis.transAxes)
+        return
+    axis.plot([n for n, _ in points], [t for _, t in points], "o-", color="tab:red")
+    axis.set_xticks(sorted(set(n for n, _ in points)))
+    axis.set_ylim(0, max(t for _, t in points) * 1.2)
 
 
 def main(argv=None):

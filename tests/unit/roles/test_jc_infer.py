@@ -573,16 +573,16 @@ def test_synthetic_mode_end_to_end_on_cpu(torch):
     assert lines[0]["startup"]["weights"] < 0.05  # no WEIGHTS file
 
 
-def test_resnet_init_on_the_device_matches_torchvisions_layout_and_init(torch):
-    """The GPU path builds ResNet-50 on the meta device, materialises it with to_empty and initialises
-    it with init_resnet: same parameter names and shapes, torchvision's init statistics."""
+def test_resnet_built_on_a_device_matches_torchvisions_layout_and_init(torch):
+    """The GPU path creates ResNet-50's parameters on the device (device=, torch >= 1.9) and initialises
+    them there: same parameter names, shapes and dtypes as torchvision's, torchvision's init statistics."""
     import torchvision
 
-    from jc_infer.runtime import init_resnet
+    from jc_infer.resnet import factory_kwargs_supported, resnet50
 
+    assert factory_kwargs_supported(torch)
     reference = torchvision.models.resnet50()
-    model = torchvision.models.resnet50().to_empty(device="cpu")  # what the meta path gives: memory, no values
-    init_resnet(torch, model)
+    model = resnet50(torch, device=torch.device("cpu"))
     got, want = model.state_dict(), reference.state_dict()
     assert list(got) == list(want)
     assert all(got[k].shape == want[k].shape and got[k].dtype == want[k].dtype for k in want)
@@ -591,7 +591,7 @@ def test_resnet_init_on_the_device_matches_torchvisions_layout_and_init(torch):
         if isinstance(m, torch.nn.BatchNorm2d):
             assert bool((m.running_var == 1).all() and (m.running_mean == 0).all() and (m.weight == 1).all())
             assert int(m.num_batches_tracked) == 0
-    conv = model.layer1[0].conv2.weight  # kaiming_normal_(fan_out, relu): std sqrt(2 / (64 * 3 * 3))
+    conv = model.layer1[0].conv2.weight.detach()  # kaiming_normal_(fan_out, relu): std sqrt(2 / (64 * 3 * 3))
     assert abs(float(conv.std()) - (2.0 / (64 * 9)) ** 0.5) < 0.1 * (2.0 / (64 * 9)) ** 0.5
     model.eval()
     out = model(torch.randn(2, 3, 224, 224))
@@ -666,3 +666,109 @@ def test_decode_falls_back_to_what_is_installed(monkeypatch, wanted, cuda, gpu_o
 
 def test_nvimgcodec_is_a_decode_choice():
     assert jc_infer.parse_settings(["--decode", "nvimgcodec"], environ={})["decode"] == "nvimgcodec"
+
+
+# --- without `import torchvision` (issue 15): jc_infer's ResNet-50 and torchvision's image extension alone ---
+
+def test_own_resnet50_takes_a_torchvision_state_dict_and_gives_the_same_outputs(torch):
+    """A torchvision ResNet-50 state_dict (what a local WEIGHTS file holds) loads into
+    jc_infer.resnet.resnet50 with strict key matching, and both models give the same logits."""
+    import torchvision
+
+    from jc_infer.resnet import resnet50
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet50().eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so that eval mode uses them
+        for m in reference.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+    ours = resnet50(torch).eval()
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in reference.state_dict().items()]
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def test_own_resnet50_is_initialised_like_torchvisions(torch):
+    from jc_infer.resnet import resnet50
+
+    model = resnet50(torch)
+    assert sum(p.numel() for p in model.parameters()) == 25557032  # torchvision's resnet50 num_params
+    conv = model.layer3[0].conv2.weight.detach()  # Kaiming normal, fan_out, relu: std = sqrt(2 / (256 * 9))
+    assert abs(float(conv.std()) - (2.0 / (256 * 9)) ** 0.5) < 0.002
+    assert float(model.layer1[0].bn1.weight.min()) == 1.0 and float(model.layer1[0].bn1.bias.abs().max()) == 0.0
+
+
+IMAGE_OPS_CHECK = r'''
+import json, sys
+import numpy as np
+import torch
+from jc_infer.tvimage import ImageOps
+ops = ImageOps(torch)
+out = {"source": ops.source, "version": ops.version, "torchvision_imported": "torchvision" in sys.modules}
+data = torch.from_numpy(np.fromfile(sys.argv[1], dtype=np.uint8))
+batched = ops.source == "extension"  # lists of files: torchvision >= 0.19 (the extension path) only
+mine = ops.decode_jpeg(data, torch.device("cpu"))
+batch = ops.decode_jpeg([data, data], torch.device("cpu")) if batched else [mine, mine]
+image = ops.decode_image(data)
+from torchvision.io import ImageReadMode, decode_jpeg
+ref = decode_jpeg(data, mode=ImageReadMode.RGB)
+out["cpu_equal"] = bool(torch.equal(mine, ref) and torch.equal(batch[1], ref) and torch.equal(image, ref))
+if torch.cuda.is_available():
+    dev = torch.device("cuda", 0)
+    got = ops.decode_jpeg([data, data], dev) if batched else [ops.decode_jpeg(data, dev)]
+    ref_gpu = decode_jpeg([data, data] if batched else data, mode=ImageReadMode.RGB, device=dev)
+    ref_gpu = ref_gpu if batched else [ref_gpu]
+    out["cuda_equal"] = all(bool(torch.equal(a, b)) for a, b in zip(got, ref_gpu))
+print(json.dumps(out))
+'''
+
+
+def test_image_ops_decode_like_torchvision_io_without_importing_the_package(torch, tmp_path):
+    """In a fresh process (nothing imported torchvision yet): torchvision >= 0.19 is reached through its
+    image extension alone, the package's __init__ never runs, and the decoders give torchvision.io's
+    pixels (CPU; and nvJPEG where there is a GPU)."""
+    torchvision = pytest.importorskip("torchvision")
+    path = tmp_path / "img.jpg"
+    write_jpeg(path, size=(500, 375))
+    proc = subprocess.run([sys.executable, "-c", IMAGE_OPS_CHECK, str(path)], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PYTHONPATH=str(PACKAGE_PARENT)), check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    newer = jc_infer.version_tuple(torchvision.__version__) >= (0, 19)
+    assert out["source"] == ("extension" if newer else "package")
+    assert out["torchvision_imported"] is (not newer)
+    assert out["cpu_equal"] and out.get("cuda_equal", True)
+
+
+def test_image_ops_can_be_told_to_use_the_package(torch):
+    pytest.importorskip("torchvision")
+    from jc_infer.tvimage import ImageOps
+
+    assert ImageOps(torch, environ={"TORCHVISION_IMAGE_OPS": "package"}).source == "package"
+
+
+@pytest.mark.parametrize("setting, autotune", [("auto", False), ("on", True), ("off", False)])
+def test_cudnn_autotuning_is_off_unless_asked_for(setting, autotune):
+    from jc_infer.runtime import cudnn_benchmark
+
+    assert cudnn_benchmark(setting) is autotune
+
+
+@pytest.mark.parametrize("setting, autotuning, expected", [
+    ("auto", False, True), ("auto", True, False), ("on", True, True), ("off", False, False)])
+def test_decoder_warms_up_beside_the_model_only_without_autotuning_by_default(setting, autotuning, expected):
+    from jc_infer.runtime import warmup_overlap
+
+    assert warmup_overlap(setting, autotuning) is expected
+
+
+def test_new_settings_are_validated():
+    assert jc_infer.parse_settings([], environ={"CUDNN_BENCHMARK": "ON"})["cudnn_benchmark"] == "on"
+    with pytest.raises(jc_infer.SettingsError, match="WARMUP_OVERLAP"):
+        jc_infer.parse_settings([], environ={"WARMUP_OVERLAP": "sometimes"})

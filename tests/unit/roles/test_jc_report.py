@@ -113,7 +113,7 @@ def test_main_writes_the_report_and_a_png(tmp_path, results_file, capsys):
     assert jc_report.main([str(results_file), "--out", str(tmp_path)]) == 0
     png = (tmp_path / "benchmark.png").read_bytes()
     width, height = struct.unpack(">II", png[16:24])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1100, 720)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1600, 720)  # three plots a row: scaling, per-pod phases, time to result
     assert (tmp_path / "report.md").read_text().startswith("# Inference benchmark")
     assert json.loads(capsys.readouterr().out)["changed"] is True
 
@@ -228,3 +228,53 @@ def test_report_renders_what_benchmark_aggregate_runs_returns():
     results = dict(reference_results(), runs=runs)
     rows = table_rows(jc_report.render_markdown(results), "nodes | images")
     assert [row[:2] for row in rows] == [["1", "1200"], ["3", "1199"]]
+
+
+# --- time to result (issue 15) ---------------------------------------------------------------
+
+def timed_pod(index, seconds, startup, warmup, other=0.05, images=600):
+    """A per-pod result as jc_infer writes it since issue 15 (only the fields the report reads)."""
+    return {"index": index, "images": images, "seconds": seconds, "errors": 0, "hostname": "worker%d" % (index + 1),
+            "startup_seconds": startup, "warmup_seconds": warmup,
+            "process_seconds": startup + warmup + seconds + other,
+            "fixed": {"startup": startup, "warmup": warmup, "other": other}}
+
+
+def timed_results():
+    one = [timed_pod(0, 14.0, 4.0, 0.8, images=1200)]
+    two = [timed_pod(0, 7.2, 4.5, 0.9), timed_pod(1, 7.4, 5.0, 0.8)]
+    single = aggregate([dict(p) for p in one], expected_jobs=1)
+    results = reference_results()
+    results["runs"] = [run_entry("files", one, single), run_entry("files", two, single)]
+    return results
+
+
+def test_time_to_result_is_the_slowest_pods_age_at_its_result_line():
+    data = jc_report.time_to_result_series(timed_results())["files"]
+    assert [n for n, _ in data["jobs"]] == [1, 2]
+    assert data["jobs"][0][1] == pytest.approx(4.0 + 0.8 + 14.0 + 0.05)
+    assert data["jobs"][1][1] == pytest.approx(5.0 + 0.8 + 7.4 + 0.05)  # pod 1: the later result line
+    label, phases = data["pods"][2]
+    assert label == "2:#1" and phases == {"startup": 5.0, "warmup": 0.8, "window": 7.4, "other": 0.05,
+                                          "to_result": pytest.approx(13.25)}
+
+
+def test_report_has_a_time_to_result_table_against_the_first_row():
+    rows = table_rows(jc_report.render_markdown(timed_results()), "workload | nodes")
+    assert rows == [["Workload II: JPEG files", "1", "18.85", "1.00"],
+                    ["Workload II: JPEG files", "2", "13.25", "1.42"]]
+
+
+def test_pods_without_start_up_fields_say_so_instead_of_a_table():
+    markdown = jc_report.render_markdown(reference_results())
+    assert "Time to result: not reported by these pods" in markdown
+    data = jc_report.time_to_result_series(reference_results())["synthetic"]
+    assert data["jobs"] == [(1, None), (3, None)]
+    assert data["pods"][0][1]["startup"] is None and data["pods"][0][1]["window"] == 150.0
+
+
+def test_the_png_with_time_to_result_is_written(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(timed_results()))
+    assert jc_report.main([str(path), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -29,6 +29,13 @@ command-line flag of the same meaning; a flag wins over the environment:
     DECODE_PROCESS       auto | on | off: nvJPEG in a second process (own CUDA context, batches shared
                          by CUDA IPC); auto = off: measured slower on an H100 without MPS (contexts
                          time-slice), kept for MPS hosts; never on Tegra (no CUDA IPC)
+    CUDNN_BENCHMARK      auto | on | off: cuDNN autotuning in the warm-up (auto = off: measured as fast
+                         without it on an H200, and ~0.5 s shorter to start; docs/benchmarks.md)
+    WARMUP_OVERLAP       auto | on | off: warm the decoder up in a thread beside the model's warm-up
+                         (auto = on unless cuDNN autotunes: nvJPEG beside the autotuner's timings
+                         may make it keep slower algorithms)
+    TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
+                         (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
                          when unset (CUDA's default is 8), before CUDA starts: with 8, nvJPEG's
                          streams share queues with the model's and each decode waits behind the
@@ -70,6 +77,8 @@ The package, one module per concern (each imports torch only when it runs):
     compat         version_tuple, cpu_count: what differs between Python/torch releases
     preprocessing  crop_box, pil_crop_resize, Preprocessing (GPU crop/resize/normalize)
     runtime        Runtime: torch, the device, the model, CUDA graphs
+    resnet         resnet50: ResNet-50 in plain torch.nn, torchvision's state_dict layout (no torchvision)
+    tvimage        ImageOps: torchvision's JPEG decoders without importing the package
     decoders       synthetic, Pillow (DataLoader), nvJPEG/nvImageCodec pipeline, decode process, DALI
     workload       resolve_decode, run, main
     __main__       python3 -m jc_infer

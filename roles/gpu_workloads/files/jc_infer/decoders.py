@@ -197,7 +197,7 @@ class GpuDecodePipeline(object):
     def decode(self, paths, blobs):
         """Decoded uint8 CHW device tensors of the readable images; failures go to self.errors."""
         torch = self.rt.torch
-        from torchvision.io import ImageReadMode, decode_jpeg
+        ops = self.rt.image_ops
 
         raws, names = [], []
         for path, blob in zip(paths, blobs):
@@ -220,23 +220,22 @@ class GpuDecodePipeline(object):
         tensors = [_bytes_to_tensor(torch, raw) for raw in raws]
         if self.rt.batched_nvjpeg:
             try:
-                return decode_jpeg(tensors, mode=ImageReadMode.RGB, device=self.rt.device)
+                return ops.decode_jpeg(tensors, self.rt.device)
             except RuntimeError:
                 self.fallbacks += 1  # one bad file fails the whole call: redo this batch image by image
         return self._decode_each(names, tensors)
 
     def _decode_each(self, names, tensors):
-        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
-
+        ops = self.rt.image_ops
         images = []
         for name, data in zip(names, tensors):
             try:
-                images.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=self.rt.device))
+                images.append(ops.decode_jpeg(data, self.rt.device))
                 continue
             except RuntimeError:
                 pass
             try:  # nvJPEG refuses some files libjpeg reads (CMYK, PNG named .jpg): try the CPU
-                images.append(decode_image(data, mode=ImageReadMode.RGB).to(self.rt.device))
+                images.append(ops.decode_image(data).to(self.rt.device))
             except Exception as exc:
                 self.errors.add(name, exc)
         return images
@@ -394,8 +393,9 @@ class DecodeSide(Preprocessing):
 
     def __init__(self, device_index, batch_size, precision):
         import torch
-        import torchvision
-        self.torch, self.torchvision = torch, torchvision
+        from .tvimage import ImageOps
+        self.torch = torch
+        self.image_ops = ImageOps(torch)
         self.cuda = device_index is not None
         if self.cuda:
             torch.cuda.set_device(device_index)

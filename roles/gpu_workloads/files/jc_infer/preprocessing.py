@@ -40,7 +40,7 @@ def pil_crop_resize(path, resize_short=RESIZE_SHORT, crop=CROP):
 
 class Preprocessing(object):
     """Turning decoded images into normalized model input on the device; shared by the inference
-    process (Runtime) and the decode process (DecodeSide). Needs torch, torchvision, device, cuda,
+    process (Runtime) and the decode process (DecodeSide). Needs torch, image_ops, device, cuda,
     dtype, memory_format and batch_size set."""
 
     def _init_preprocessing(self):
@@ -48,7 +48,8 @@ class Preprocessing(object):
         self.mean = (torch.tensor(MEAN).reshape(1, 3, 1, 1) * 255.0).to(self.device)
         self.inv_std = (1.0 / (torch.tensor(STD).reshape(1, 3, 1, 1) * 255.0)).to(self.device)
         self.antialias = "antialias" in signature_parameters(torch.nn.functional.interpolate)
-        self.batched_nvjpeg = version_tuple(self.torchvision.__version__) >= (0, 19)  # decode_jpeg(list)
+        ops = getattr(self, "image_ops", None)
+        self.batched_nvjpeg = ops is not None and version_tuple(ops.version) >= (0, 19)  # decode_jpeg(list)
 
     def normalize_nhwc(self, x_uint8_nhwc):
         """uint8 NHWC batch (pinned CPU or device) -> normalized model input, dtype, channels_last.

@@ -10,8 +10,10 @@ import time
 
 from .compat import NoContext, cpu_count, version_tuple
 from .preprocessing import CROP, Preprocessing
+from .resnet import factory_kwargs_supported, resnet50
 from .result import log
 from .settings import SettingsError
+from .tvimage import ImageOps
 
 
 class Runtime(Preprocessing):
@@ -21,9 +23,11 @@ class Runtime(Preprocessing):
         t = time.time()
         import torch
         startup["import_torch"] = time.time() - t
+        self.torch = torch
         t = time.time()
-        import torchvision  # its __init__ imports models, ops and io whichever submodule is named
-        self.torch, self.torchvision = torch, torchvision
+        # torchvision's decoders only (its image extension; the package on old releases): the model
+        # is jc_infer's own (resnet.py), so the package's __init__ (models, ops, torch._dynamo) is not run.
+        self.image_ops = load_image_ops(torch)
         startup["import_torchvision"] = time.time() - t
 
         t = time.time()
@@ -34,7 +38,8 @@ class Runtime(Preprocessing):
         self.cuda = want == "cuda" or (want == "auto" and torch.cuda.is_available())
         if self.cuda:
             self.device = torch.device("cuda", torch.cuda.current_device())
-            torch.backends.cudnn.benchmark = True
+            # cuDNN autotuning: every convolution's algorithms timed once, in the warm-up (see cudnn_benchmark).
+            torch.backends.cudnn.benchmark = cudnn_benchmark(settings.get("cudnn_benchmark", "auto"))
             torch.empty(1, device=self.device)  # create the CUDA context here, not in the timed window
             self.device_name = torch.cuda.get_device_name(self.device)
             self.capability = torch.cuda.get_device_capability(self.device)
@@ -49,6 +54,8 @@ class Runtime(Preprocessing):
                 # measured 7x slower than with the cores this process may use.
                 torch.set_num_threads(cpu_count())
         startup["device_init"] = time.time() - t
+        self.warmup_overlap = self.cuda and warmup_overlap(settings.get("warmup_overlap", "auto"),
+                                                          torch.backends.cudnn.benchmark)
 
         self.precision = self._pick_precision(settings["precision"])
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
@@ -61,7 +68,7 @@ class Runtime(Preprocessing):
         self._init_preprocessing()
         self.graph = None
         self.graph_note = "off"
-        self.gpu_decode_ok = self.cuda and version_tuple(torchvision.__version__) >= (0, 10)
+        self.gpu_decode_ok = self.cuda and self.image_ops is not None and version_tuple(self.image_ops.version) >= (0, 10)
         self.predictions = []
         self.pad_partial = self.cuda  # see infer(); on the CPU a short batch costs no autotuning
         # The model runs on a stream of its own (with CUDA_DEVICE_MAX_CONNECTIONS, see
@@ -102,17 +109,15 @@ class Runtime(Preprocessing):
     def _load_model(self, weights, startup):
         """ResNet-50 on the device; startup gets "model_build" (construction, random init, moving it to
         the device and dtype) and "weights" (reading and loading WEIGHTS, 0 without)."""
-        torch, torchvision = self.torch, self.torchvision
+        torch = self.torch
         t = time.time()
-        if self.cuda and meta_init_supported(torch):
-            # Built on the meta device (no CPU init of 25 M parameters), then initialised on the GPU.
-            with torch.device("meta"):
-                model = torchvision.models.resnet50()
-            model = model.to_empty(device=self.device)
-            init_resnet(torch, model)
+        if self.cuda and factory_kwargs_supported(torch):
+            # Created and initialised on the GPU: no CPU init of 25 M parameters, no copy. (Not on the
+            # meta device: with torch 2.11 and without torchvision imported, that took 3.3-5 s,
+            # docs/benchmarks.md.)
+            model = resnet50(torch, device=self.device)
         else:
-            # No argument at all: random weights on every torchvision (old: pretrained=False, new: weights=None).
-            model = torchvision.models.resnet50()
+            model = resnet50(torch)
         startup["model_build"] = time.time() - t
         t = time.time()
         if weights:
@@ -206,29 +211,31 @@ class Runtime(Preprocessing):
         if self.cuda:
             self.torch.cuda.synchronize()
 
-def meta_init_supported(torch):
-    """torch >= 2.0: `with torch.device("meta")` and Module.to_empty(device=...)."""
-    return version_tuple(torch.__version__) >= (2, 0) and hasattr(torch.nn.Module, "to_empty")
+def cudnn_benchmark(setting):
+    """CUDNN_BENCHMARK (cuDNN times every convolution's algorithms in the warm-up and keeps the
+    fastest): auto = off. Measured on 2x H200 (docs/benchmarks.md, "Time to result"): autotuning
+    costs ~0.5 s of warm-up and gave the same timed-window throughput as cuDNN's heuristics."""
+    return setting == "on"
 
 
-def init_resnet(torch, model):
-    """The initialisation torchvision's ResNet.__init__ gives, run where the parameters are (the GPU):
-    convolutions Kaiming-normal (fan_out, relu), BatchNorm weight 1, bias 0 and fresh running
-    statistics, the classifier nn.Linear's default."""
-    nn = torch.nn
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-                if isinstance(m, nn.BatchNorm2d):
-                    m.reset_running_stats()
-            elif isinstance(m, nn.Linear):
-                m.reset_parameters()
+def warmup_overlap(setting, autotuning):
+    """WARMUP_OVERLAP: the decoder's warm-up in a thread beside the model's (measured on 2x H200:
+    warm-up 2.2 -> 1.2 s with autotuning, 0.8 s without). auto = only without cuDNN autotuning: nvJPEG
+    kernels beside the autotuner's timings may make it keep slower algorithms; with both on, 2 of 6
+    two-GPU pods ran their window at 9.8k instead of 12.4k img/s (without autotuning: 1 of 12, and
+    0 of 12 with neither; the cause is not pinned down, docs/benchmarks.md "Time to result")."""
+    if setting == "auto":
+        return not autotuning
+    return setting == "on"
+
+
+def load_image_ops(torch):
+    """torchvision's decoders (tvimage.ImageOps), or None without torchvision (CPU decoding only)."""
+    try:
+        return ImageOps(torch)
+    except ImportError as exc:
+        log("no torchvision (%s): decoding with Pillow on the CPU" % exc)
+        return None
 
 
 def graphs_by_default(torch):

@@ -34,6 +34,8 @@ SETTINGS = (
     ("CUDA_GRAPHS", "--cuda-graphs", "choice", "auto", ("auto", "on", "off")),
     ("PREFETCH_BATCHES", "--prefetch-batches", "int", 3, None),
     ("DECODE_PROCESS", "--decode-process", "choice", "auto", ("auto", "on", "off")),
+    ("CUDNN_BENCHMARK", "--cudnn-benchmark", "choice", "auto", ("auto", "on", "off")),
+    ("WARMUP_OVERLAP", "--warmup-overlap", "choice", "auto", ("auto", "on", "off")),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import division, print_function
 import importlib
 import os
 import sys
+import threading
 import time
 
 from .compat import cpu_count
@@ -83,6 +84,32 @@ def _warm_decoder(rt, decode, sample, workers):
         rt.infer(rt.normalize_nhwc(rt.torch.from_numpy(np.stack(good))))
 
 
+class _DecoderWarmup(threading.Thread):
+    """The GPU decode path run once on a few files in a thread (batches discarded, no model)."""
+
+    def __init__(self, rt, decode, sample):
+        threading.Thread.__init__(self, name="jc-decoder-warmup")
+        self.daemon = True
+        self.rt, self.decode, self.sample = rt, decode, sample
+        self.error = None
+
+    def run(self):
+        try:
+            self.rt.torch.cuda.set_device(self.rt.device)  # the current device is per thread
+            hw = HardwareJpegDecoder(self.rt) if self.decode == "nvimgcodec" else None
+            for _batch, _n in GpuDecodePipeline(self.rt, self.sample, READER_THREADS, ErrorLog(), 1, hw=hw):
+                pass
+            self.rt.torch.cuda.current_stream(self.rt.device).synchronize()
+        except Exception as exc:  # noqa: BLE001 - raised by the main thread
+            self.error = exc
+
+
+def _start_decoder_warmup(rt, decode, sample):
+    side = _DecoderWarmup(rt, decode, sample)
+    side.start()
+    return side
+
+
 def want_decode_process(settings):
     """Whether to start the decode process now, before torch is imported, so that both processes
     import at once: only when asked for (DECODE_PROCESS=on) and nvJPEG decoding is possible."""
@@ -111,22 +138,37 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
     files = plan["files"]
     assigned = plan["end"] - plan["start"]
     # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
+    # With WARMUP_OVERLAP on the decoder's warm-up (nvJPEG's first batch) runs in a thread beside the
+    # model's (no graph may be captured meanwhile: capture forbids other threads' CUDA calls), and its
+    # time counts in "decoder" only for what is left after the model's warm-up.
     warmup = {}
     t = t_warm = time.time()
+    side = None
+    warm_decoder = dp is None and settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu")
+    if warm_decoder and rt.cuda and decode in ("gpu", "nvimgcodec") and rt.warmup_overlap:
+        side = _start_decoder_warmup(rt, decode, files[:rt.batch_size])
+        warm_decoder = False
     if settings["warmup_batches"]:
         rt.warm_model(settings["warmup_batches"])
     warmup["autotune"] = time.time() - t
+    t = time.time()
+    if side is not None:
+        side.join()
+        if side.error is not None:
+            raise side.error
+    rt.sync()
+    warmup["decoder"] = time.time() - t
     t = time.time()
     rt.prepare_graph(settings["cuda_graphs"])
     warmup["graph_capture"] = time.time() - t
     t = time.time()
     if dp is not None:
         dp.start(rt, files, READER_THREADS, settings["prefetch_batches"])
-    elif settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu"):
+    elif warm_decoder:
         _warm_decoder(rt, decode, files[:rt.batch_size], workers)
     rt.sync()
     rt.predictions = []
-    warmup["decoder"] = time.time() - t
+    warmup["decoder"] += time.time() - t
     warmup_seconds = time.time() - t_warm
 
     if settings["workload_mode"] == "synthetic":
@@ -164,8 +206,9 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
         "num_workers": workers,
         "top1_classes": 0 if top1 is None else int(top1.unique().numel()),
         "versions": {"python": "%d.%d.%d" % tuple(sys.version_info[:3]), "torch": rt.torch.__version__,
-                     "torchvision": rt.torchvision.__version__},
+                     "torchvision": rt.image_ops.version if rt.image_ops else None},
     }
+    extra["torchvision_loaded"] = rt.image_ops.source if rt.image_ops else None  # "extension" or "package"
     extra["decode_process"] = dp is not None
     extra["cuda_device_max_connections"] = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
     if isinstance(source, GpuDecodePipeline):
