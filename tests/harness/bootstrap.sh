@@ -59,6 +59,11 @@ if [ "$TEST_TOOLS" = 1 ]; then
   fi
   grep -v -e '^/' -e '^go: downloading' "$kube_log" >&2 || true
   stage_end
+  # --- stage 2 (kubelet's node side): cri-dockerd, CNI plugins, pause (tests/kube-node); own
+  # script and cache key, so neither build rebuilds the other.
+  stage_start "bootstrap: kube node components"
+  "$here/kube-node-build.sh" >/dev/null
+  stage_end
 fi
 
 echo "Bootstrap timings:"; cat "$EDGEAI_JC_TIMINGS"

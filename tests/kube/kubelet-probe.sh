@@ -5,6 +5,9 @@
 # installs Debian's containerd (a CRI runtime) in it, and runs jc-kube's kubelet standalone
 # (no API server) against it, then prints what the kubelet logged: how far it got, and the
 # exact error where it stopped. Evidence for issue 17; it changes nothing outside the container.
+# As the lab's containers are, it stops at `open /dev/kmsg: no such file or directory`; what a
+# kubelet needs beyond that, and a kubelet that runs pods through cri-dockerd, are in
+# tests/integration/test_kube_node.py and tests/kube/README.md ("Stage 2").
 #
 #   tests/kube/kubelet-probe.sh [JC_KUBE_BINARY]     # default: tests/harness/kube-build.sh --path
 set -euo pipefail
