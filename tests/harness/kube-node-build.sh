@@ -55,7 +55,10 @@ t0=$(date +%s)
 # v0.3.14's dependency graph (Kubernetes 1.27, reflect2/json-iterator) predates Go 1.23's linkname
 # check, as jc-kube's does. -mod=readonly: go.mod/go.sum as committed.
 build=(nice -n 10 env CGO_ENABLED=0 go build -mod=readonly -trimpath)
-(cd "$SRC/cri" && "${build[@]}" -ldflags "-s -w -checklinkname=0" -o "$tmp/out/cri-dockerd" .)
+# The version cri-dockerd reports, as its release builds stamp it (else "dev (HEAD)").
+criversion=$(sed -n 's/^require github.com\/Mirantis\/cri-dockerd v//p' "$SRC/cri/go.mod")
+(cd "$SRC/cri" && "${build[@]}" -ldflags "-s -w -checklinkname=0 \
+  -X github.com/Mirantis/cri-dockerd/cmd/version.Version=$criversion" -o "$tmp/out/cri-dockerd" .)
 t1=$(date +%s)
 mkdir -p "$tmp/out/cni"
 # shellcheck disable=SC2086
