@@ -35,7 +35,9 @@ if [ "$TEST_TOOLS" = 1 ]; then
   # needs neither Docker nor the base images, whose build waits mostly on downloads and qemu:
   # start it now, collect it after them.
   kube_log="$top/.cache/kube-build.log"
-  "$here/kube-build.sh" >"$kube_log" 2>&1 &
+  # Then the kubelet's node side (tests/kube-node: cri-dockerd, CNI plugins, pause), own script and
+  # cache key, so neither build rebuilds the other.
+  { "$here/kube-build.sh" && "$here/kube-node-build.sh"; } >"$kube_log" 2>&1 &
   kube_pid=$!
   # A failure of a step below ends this script: the build must not outlive it.
   trap 'kill "$kube_pid" 2>/dev/null || true' EXIT
@@ -58,11 +60,6 @@ if [ "$TEST_TOOLS" = 1 ]; then
     exit 1
   fi
   grep -v -e '^/' -e '^go: downloading' "$kube_log" >&2 || true
-  stage_end
-  # --- stage 2 (kubelet's node side): cri-dockerd, CNI plugins, pause (tests/kube-node); own
-  # script and cache key, so neither build rebuilds the other.
-  stage_start "bootstrap: kube node components"
-  "$here/kube-node-build.sh" >/dev/null
   stage_end
 fi
 
