@@ -71,6 +71,7 @@ The package, one module per concern (each imports torch only when it runs):
     preprocessing  crop_box, pil_crop_resize, Preprocessing (GPU crop/resize/normalize)
     runtime        Runtime: torch, the device, the model, CUDA graphs
     decoders       synthetic, Pillow (DataLoader), nvJPEG/nvImageCodec pipeline, decode process, DALI
+    metrics        Metrics: workload metrics for node_exporter's textfile collector (METRICS_TEXTFILE_DIR)
     workload       resolve_decode, run, main
     __main__       python3 -m jc_infer
 The names below are re-exported so that a caller (tests, benchmarks/) needs only "import jc_infer".
