@@ -650,6 +650,12 @@ def load_trace(text, source="trace"):
         for key, kind in (("gpus", list), ("temperatures_c", dict), ("power_rails_mw", dict)):
             if not isinstance(record.get(key), kind):
                 raise TelemetryError("%s line %d: the record's %r is not a %s" % (source, number, key, kind.__name__))
+        numbers = (int, float)
+        if (not all(isinstance(gpu, dict) for gpu in record["gpus"])
+                or not all(isinstance(v, numbers) and not isinstance(v, bool) for v in record["temperatures_c"].values())
+                or not all(isinstance(v, dict) for v in record["power_rails_mw"].values())):
+            raise TelemetryError("%s line %d: the record's GPUs, temperatures or power rails are malformed: %r"
+                                 % (source, number, _excerpt(line)))
         samples.append(sample)
     samples.sort(key=lambda sample: sample["time"])
     return samples
@@ -668,6 +674,7 @@ def _hottest(temperatures):
     return max(values) if values else None
 
 
+@_guarded
 def trace_series(samples):
     """What the report plots for one node: lists of equal length, None where a sample lacks the value.
     GPU values are those of the busiest GPU of each sample; temperature the hottest sensor (PMIC
@@ -698,6 +705,7 @@ def _finding(findings, key, node, kind, when, value, detail):
         found["detail"] = detail
 
 
+@_guarded
 def throttle_findings(samples, node=None, temperature_limit_c=TEMPERATURE_LIMIT_C,
                       busy_percent=BUSY_PERCENT, clock_drop_ratio=CLOCK_DROP_RATIO):
     """Signs of throttling in one node's samples, as the alert rules judge them, one entry per kind
@@ -712,8 +720,8 @@ def throttle_findings(samples, node=None, temperature_limit_c=TEMPERATURE_LIMIT_
     highest = {}
     for sample in samples:
         for gpu in sample["record"]["gpus"]:
-            if gpu.get("clock_mhz") is not None:
-                highest[gpu["index"]] = max(highest.get(gpu["index"], 0.0), gpu["clock_mhz"])
+            if isinstance(gpu.get("clock_mhz"), (int, float)):
+                highest[gpu.get("index")] = max(highest.get(gpu.get("index"), 0.0), gpu["clock_mhz"])
     findings = {}
     for sample in samples:
         when, record = sample["time"], sample["record"]

@@ -352,10 +352,16 @@ def load_telemetry(results, base_dir):
         except telemetry.TelemetryError as exc:
             problems.append("%s: unreadable telemetry (%s)" % (node, exc))
             continue
-        if samples:
-            traces[node] = samples
-        else:
+        if not samples:
             problems.append("%s: the telemetry trace is empty" % node)
+            continue
+        try:  # a trace that loads but cannot be analysed is said, not drawn
+            telemetry.throttle_findings(samples, node=node)
+            telemetry.trace_series(samples)
+        except telemetry.TelemetryError as exc:
+            problems.append("%s: unusable telemetry (%s)" % (node, exc))
+            continue
+        traces[node] = samples
     return traces, problems
 
 

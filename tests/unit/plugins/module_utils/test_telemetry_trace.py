@@ -76,6 +76,8 @@ def test_series_take_the_input_rail_or_the_sum_and_the_hottest_real_sensor():
     ('{"time": 1, "node": "a"}\n', "not a telemetry sample"),
     ('{"time": "x", "record": {}}\n', "not a telemetry sample"),
     ('{"time": 1, "record": {"gpus": {}, "temperatures_c": {}, "power_rails_mw": {}}}\n', "'gpus' is not a list"),
+    ('{"time": 1, "record": {"gpus": [1], "temperatures_c": {}, "power_rails_mw": {}}}\n', "malformed"),
+    ('{"time": 1, "record": {"gpus": [], "temperatures_c": {"GPU": "hot"}, "power_rails_mw": {}}}\n', "malformed"),
 ])
 def test_bad_trace_lines_are_named(text, message):
     with pytest.raises(TelemetryError, match=message):
@@ -86,5 +88,20 @@ def test_bad_trace_lines_are_named(text, message):
 def test_fuzzed_trace_text_gives_samples_or_a_telemetry_error(text):
     try:
         load_trace(text)
+    except TelemetryError:
+        pass
+
+
+@given(st.integers(min_value=0, max_value=2000), st.sampled_from(["", "x", "}", "\"", "null", "[]"]))
+def test_cut_or_mutated_real_trace_lines_give_a_sample_or_a_telemetry_error_and_analyse(cut, junk):
+    text = as_file(h200_trace(files=("h200_idle.csv",))[:1])
+    text = text[:cut] + junk + text[cut:]
+    try:
+        samples = load_trace(text)
+    except TelemetryError:
+        return
+    try:
+        throttle_findings(samples)
+        trace_series(samples)
     except TelemetryError:
         pass
