@@ -17,9 +17,12 @@ images, makespan, throughput, speedup, efficiency, imbalance, errors) and the pe
 benchmark.png shows throughput and speedup against the number of nodes, and every pod's
 timed window as a bar. When workers report the same kernel boot ID (containers of one machine,
 as in the lab) the report says that they share that machine's CPUs, and what the numbers then
-do and do not show. Runs on the controller; needs matplotlib. Prints one JSON line
-{"changed": bool, "files": [...], "summary": one line for the console} and exits 0, or 2 on
-bad input.
+do and do not show. With "telemetry" in results.json (the nodes' traces the benchmark recorded)
+report.md gets a "Node telemetry" section and telemetry.png (per node GPU utilisation, clock,
+temperature and power over time against each pod's warm-up and timed window), and throttled nodes
+are flagged by name. Runs on the controller; needs matplotlib. Prints one JSON line
+{"changed": bool, "files": [...], "summary": one line for the console, "throttled": [nodes]} and
+exits 0, or 2 on bad input.
 """
 
 from __future__ import division, print_function
