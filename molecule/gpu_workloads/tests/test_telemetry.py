@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.telemetry import load_trace
-
 testinfra_hosts = ["gpu-node1", "gpu-node2"]
 
 REPORT = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "report"
@@ -25,7 +23,8 @@ def results():
 
 @pytest.fixture(scope="module")
 def traces(results):
-    return {node: load_trace((REPORT / path).read_text(), path)
+    return {node: sorted((json.loads(line) for line in (REPORT / path).read_text().splitlines() if line.strip()),
+                         key=lambda sample: sample["time"])
             for node, path in results["telemetry"]["nodes"].items()}
 
 
