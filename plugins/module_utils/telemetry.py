@@ -605,3 +605,141 @@ def read_linux_snapshot(root="/"):
             except (IOError, OSError):
                 continue
     return {"stat": stat, "meminfo": meminfo, "thermal": thermal, "cpufreq_khz": cpufreq, "present": present}
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces: records sampled over a run (the benchmark's telemetry) and what they show
+# ---------------------------------------------------------------------------------------------
+
+# The thresholds of the alert rules (roles/monitoring/files/jc_alerts.yml: TemperatureHigh,
+# GpuClockDropUnderLoad); tests/unit/roles/monitoring/test_alert_rules.py holds the two together.
+TEMPERATURE_LIMIT_C = 85.0
+BUSY_PERCENT = 80.0
+CLOCK_DROP_RATIO = 0.8
+# PMIC@100C (Nano, TX2, Xavier) is a fixed placeholder tegrastats prints, not a reading.
+PLACEHOLDER_SENSORS = re.compile(r"(?i)^pmic")
+# The rail that carries the whole module's input power, where tegrastats reports one.
+INPUT_RAILS = ("POM_5V_IN", "VDD_IN", "VIN_SYS_5V0", "VIN")
+
+
+def trace_sample(record, when, node):
+    """One line of a trace file (JSON): when (epoch seconds, the node's clock), which node, the record."""
+    return {"time": float(when), "node": node, "record": record}
+
+
+@_guarded
+def load_trace(text, source="trace"):
+    """The samples of a trace file (one JSON object per line, see trace_sample), in time order."""
+    import json
+
+    if not isinstance(text, str):
+        raise TelemetryError("%s must be text, got %s" % (source, type(text).__name__))
+    samples = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            sample = json.loads(line)
+        except ValueError as exc:
+            raise TelemetryError("%s line %d is not JSON (%s): %r" % (source, number, exc, _excerpt(line)))
+        if (not isinstance(sample, dict) or not isinstance(sample.get("record"), dict)
+                or not isinstance(sample.get("time"), (int, float)) or isinstance(sample.get("time"), bool)):
+            raise TelemetryError("%s line %d is not a telemetry sample {time, node, record}: %r"
+                                 % (source, number, _excerpt(line)))
+        record = sample["record"]
+        for key, kind in (("gpus", list), ("temperatures_c", dict), ("power_rails_mw", dict)):
+            if not isinstance(record.get(key), kind):
+                raise TelemetryError("%s line %d: the record's %r is not a %s" % (source, number, key, kind.__name__))
+        numbers = (int, float)
+        if (not all(isinstance(gpu, dict) for gpu in record["gpus"])
+                or not all(isinstance(v, numbers) and not isinstance(v, bool) for v in record["temperatures_c"].values())
+                or not all(isinstance(v, dict) for v in record["power_rails_mw"].values())):
+            raise TelemetryError("%s line %d: the record's GPUs, temperatures or power rails are malformed: %r"
+                                 % (source, number, _excerpt(line)))
+        samples.append(sample)
+    samples.sort(key=lambda sample: sample["time"])
+    return samples
+
+
+def _input_power_w(rails):
+    for name in INPUT_RAILS:
+        if name in rails and rails[name].get("current") is not None:
+            return rails[name]["current"] / 1000.0
+    values = [reading.get("current") for reading in rails.values() if reading.get("current") is not None]
+    return sum(values) / 1000.0 if values else None
+
+
+def _hottest(temperatures):
+    values = [value for sensor, value in temperatures.items() if not PLACEHOLDER_SENSORS.match(sensor)]
+    return max(values) if values else None
+
+
+@_guarded
+def trace_series(samples):
+    """What the report plots for one node: lists of equal length, None where a sample lacks the value.
+    GPU values are those of the busiest GPU of each sample; temperature the hottest sensor (PMIC
+    placeholders left out); power the input rail, else the sum of the rails."""
+    series = {"time": [], "gpu_utilization_percent": [], "gpu_clock_mhz": [], "temperature_c": [], "power_w": []}
+    for sample in samples:
+        record = sample["record"]
+        gpus = [gpu for gpu in record["gpus"] if gpu.get("utilization_percent") is not None] or record["gpus"]
+        busiest = max(gpus, key=lambda gpu: gpu.get("utilization_percent") or 0.0) if gpus else {}
+        series["time"].append(sample["time"])
+        series["gpu_utilization_percent"].append(busiest.get("utilization_percent"))
+        series["gpu_clock_mhz"].append(busiest.get("clock_mhz"))
+        series["temperature_c"].append(_hottest(record["temperatures_c"]))
+        series["power_w"].append(_input_power_w(record["power_rails_mw"]))
+    return series
+
+
+def _finding(findings, key, node, kind, when, value, detail):
+    found = findings.get(key)
+    if found is None:
+        findings[key] = {"node": node, "kind": kind, "first": when, "last": when, "samples": 1,
+                         "worst": value, "detail": detail}
+        return
+    found["last"] = when
+    found["samples"] += 1
+    if kind == "temperature" and value > found["worst"] or kind == "clock_drop" and value < found["worst"]:
+        found["worst"] = value
+        found["detail"] = detail
+
+
+@_guarded
+def throttle_findings(samples, node=None, temperature_limit_c=TEMPERATURE_LIMIT_C,
+                      busy_percent=BUSY_PERCENT, clock_drop_ratio=CLOCK_DROP_RATIO):
+    """Signs of throttling in one node's samples, as the alert rules judge them, one entry per kind
+    and GPU/sensor: {"node", "kind", "first", "last" (times), "samples", "worst", "detail"}.
+
+    * ``throttle_reason``: the driver reports a power or thermal clock event reason (nvidia-smi);
+    * ``clock_drop``: a GPU busier than busy_percent runs below clock_drop_ratio of its highest
+      clock (the driver's maximum where it reports one, else the highest the trace shows), the
+      only sign on a Jetson, whose tegrastats reports no reasons;
+    * ``temperature``: a sensor over temperature_limit_c (PMIC placeholders left out).
+    """
+    highest = {}
+    for sample in samples:
+        for gpu in sample["record"]["gpus"]:
+            if isinstance(gpu.get("clock_mhz"), (int, float)):
+                highest[gpu.get("index")] = max(highest.get(gpu.get("index"), 0.0), gpu["clock_mhz"])
+    findings = {}
+    for sample in samples:
+        when, record = sample["time"], sample["record"]
+        name = node or sample.get("node") or "?"
+        for gpu in record["gpus"]:
+            index = gpu.get("index")
+            if gpu.get("throttled"):
+                reasons = [reason for reason in gpu.get("clock_event_reasons") or [] if reason in THROTTLE_REASONS]
+                _finding(findings, ("throttle_reason", index), name, "throttle_reason", when, len(reasons),
+                         "GPU %s: %s" % (index, ", ".join(reasons) or "throttled"))
+            reference = gpu.get("clock_max_mhz") or highest.get(index)
+            busy, clock = gpu.get("utilization_percent"), gpu.get("clock_mhz")
+            if busy is not None and clock is not None and reference and busy >= busy_percent \
+                    and clock < clock_drop_ratio * reference:
+                _finding(findings, ("clock_drop", index), name, "clock_drop", when, clock,
+                         "GPU %s at %g MHz of %g MHz while %g %% busy" % (index, clock, reference, busy))
+        for sensor, value in record["temperatures_c"].items():
+            if value > temperature_limit_c and not PLACEHOLDER_SENSORS.match(sensor):
+                _finding(findings, ("temperature", sensor), name, "temperature", when, value,
+                         "%s at %g °C (limit %g °C)" % (sensor, value, temperature_limit_c))
+    return sorted(findings.values(), key=lambda found: (found["first"], found["kind"]))

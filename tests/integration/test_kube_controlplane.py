@@ -88,6 +88,11 @@ def rendered(tmp_path_factory):
     manifests += [yaml.safe_load((nfs / "k8s" / name).read_text())
                   for name in ("persistentvolume.yml", "persistentvolumeclaim.yml")]
     manifests.append(yaml.safe_load((job / "inference-job.yaml").read_text()))
+    # The monitoring role's exporters as a DaemonSet (monitoring_kubernetes_daemonset), with its ConfigMap.
+    exporters, _ = render(base / "exporters", "monitoring", MASTER, ["exporters-daemonset.yaml"],
+                          {"role_path": str(Path(__file__).resolve().parents[2] / "roles" / "monitoring"),
+                           "monitoring_kubernetes_gpu_exporter_image": "example/jc-python:3.11"})
+    manifests += list(yaml.safe_load_all((exporters / "exporters-daemonset.yaml").read_text()))
     return {"configs": configs, "manifests": manifests,
             "kubernetes": parse_version(resolved["k3s_server_version"])["kubernetes"]}
 
@@ -195,6 +200,20 @@ def test_the_device_plugin_daemonset_runs_on_the_workers_not_the_tainted_master(
     assert status.desired_number_scheduled == len(WORKERS)
     pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=nvidia-device-plugin").items
     assert sorted(p.spec.node_name for p in pods) == sorted(WORKERS)
+
+
+def test_the_exporters_daemonset_runs_on_every_node_the_tainted_master_too(cluster, applied, rendered):
+    _, api = cluster
+    daemonset = [m for m in rendered["manifests"]
+                 if m["kind"] == "DaemonSet" and m["metadata"]["name"] == "jc-node-exporters"][0]
+    namespace = daemonset["metadata"]["namespace"]
+    apps = client.AppsV1Api(api)
+
+    def scheduled():
+        status = apps.read_namespaced_daemon_set("jc-node-exporters", namespace).status
+        return status if status.current_number_scheduled == len(rendered["configs"]) else None
+    status = wait_for("the exporters' DaemonSet pods", scheduled)
+    assert status.desired_number_scheduled == len(rendered["configs"])
 
 
 def test_the_indexed_job_runs_one_pod_per_index_on_workers_only(cluster, applied, rendered):

@@ -17,9 +17,12 @@ images, makespan, throughput, speedup, efficiency, imbalance, errors) and the pe
 benchmark.png shows throughput and speedup against the number of nodes, and every pod's
 timed window as a bar. When workers report the same kernel boot ID (containers of one machine,
 as in the lab) the report says that they share that machine's CPUs, and what the numbers then
-do and do not show. Runs on the controller; needs matplotlib. Prints one JSON line
-{"changed": bool, "files": [...], "summary": one line for the console} and exits 0, or 2 on
-bad input.
+do and do not show. With "telemetry" in results.json (the nodes' traces the benchmark recorded)
+report.md gets a "Node telemetry" section and telemetry.png (per node GPU utilisation, clock,
+temperature and power over time against each pod's warm-up and timed window), and throttled nodes
+are flagged by name. Runs on the controller; needs matplotlib. Prints one JSON line
+{"changed": bool, "files": [...], "summary": one line for the console, "throttled": [nodes]} and
+exits 0, or 2 on bad input.
 """
 
 from __future__ import division, print_function
@@ -36,6 +39,7 @@ TITLES = {
 }
 REPORT_NAME = "report.md"
 PLOT_NAME = "benchmark.png"
+TELEMETRY_PLOT_NAME = "telemetry.png"
 
 
 class ReportError(Exception):
@@ -310,6 +314,179 @@ def draw(results, path):
     return write_if_changed(path, buffer.getvalue())
 
 
+# ---------------------------------------------------------------------------------------------
+# Node telemetry: what every node's GPU did during the runs (tasks/telemetry_*.yml record it),
+# each pod's warm-up and timed window on it, and throttling flagged by node.
+# results.json: "telemetry": {"interval": s, "nodes": {node: "telemetry/<node>.jsonl", ...}}, paths
+# relative to results.json; each pod's result carries "node" and "timeline" (jc_infer/metrics.py).
+# ---------------------------------------------------------------------------------------------
+
+def _telemetry_module():
+    """plugins/module_utils/telemetry.py: imported from the collection, else by its path in it."""
+    try:
+        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import telemetry
+        return telemetry
+    except ImportError:
+        import importlib.util
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "plugins",
+                            "module_utils", "telemetry.py")
+        spec = importlib.util.spec_from_file_location("jc_telemetry", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
+def load_telemetry(results, base_dir):
+    """{node: samples} of every recorded node, and a list of problems (a missing or unreadable trace
+    is said in the report, it does not stop it)."""
+    telemetry = _telemetry_module()
+    traces, problems = {}, []
+    for node, relative in sorted(((results.get("telemetry") or {}).get("nodes") or {}).items()):
+        path = os.path.join(base_dir, relative)
+        try:
+            with io.open(path, encoding="utf-8") as handle:
+                samples = telemetry.load_trace(handle.read(), path)
+        except (IOError, OSError) as exc:
+            problems.append("%s: no telemetry (%s)" % (node, exc))
+            continue
+        except telemetry.TelemetryError as exc:
+            problems.append("%s: unreadable telemetry (%s)" % (node, exc))
+            continue
+        if not samples:
+            problems.append("%s: the telemetry trace is empty" % node)
+            continue
+        try:  # a trace that loads but cannot be analysed is said, not drawn
+            telemetry.throttle_findings(samples, node=node)
+            telemetry.trace_series(samples)
+        except telemetry.TelemetryError as exc:
+            problems.append("%s: unusable telemetry (%s)" % (node, exc))
+            continue
+        traces[node] = samples
+    return traces, problems
+
+
+def _pod_node(pod, nodes):
+    """The node a pod ran on: its "node" (NODE_NAME), else the node its hostname starts with."""
+    if pod.get("node") in nodes:
+        return pod["node"]
+    host = pod.get("hostname") or ""
+    for node in sorted(nodes, key=len, reverse=True):
+        if host == node or host.startswith(node + "-"):
+            return node
+    return None
+
+
+def pod_windows(results, nodes):
+    """Each pod's phases on its node's clock: [{"node", "label", "started", "warmup_start",
+    "window_start", "window_end"}]; pods without a timeline (older images) are left out."""
+    windows = []
+    for run in results["runs"]:
+        for pod in run["aggregate"].get("per_pod", []):
+            line = pod.get("timeline")
+            node = _pod_node(pod, nodes)
+            if not isinstance(line, dict) or node is None:
+                continue
+            try:
+                warmup_start = float(line["warmup_start"])
+                windows.append({
+                    "node": node, "label": "%s x%d #%d" % (run["workload"], run["jobs"], pod["index"]),
+                    "started": warmup_start - float(pod.get("startup_seconds") or 0.0),
+                    "warmup_start": warmup_start, "window_start": float(line["window_start"]),
+                    "window_end": float(line["window_end"])})
+            except (KeyError, TypeError, ValueError):
+                continue
+    return windows
+
+
+def telemetry_findings(traces):
+    """Throttling by node, judged as the alert rules judge it (telemetry.throttle_findings)."""
+    telemetry = _telemetry_module()
+    findings = []
+    for node, samples in sorted(traces.items()):
+        findings.extend(telemetry.throttle_findings(samples, node=node))
+    return findings
+
+
+KIND_TITLES = {"throttle_reason": "throttle reason", "clock_drop": "clock drop under load",
+               "temperature": "over the temperature limit"}
+
+
+def telemetry_lines(results, traces, problems, findings):
+    """The report's "Node telemetry" section (nothing when the benchmark recorded none)."""
+    if not (results.get("telemetry") or {}).get("nodes"):
+        return []
+    lines = ["", "## Node telemetry", ""]
+    throttled = sorted(set(found["node"] for found in findings))
+    if throttled:
+        lines.append("**THROTTLED: %s.** The numbers of the runs on %s are not what the hardware can do "
+                     "unthrottled." % (", ".join(throttled), "this node" if len(throttled) == 1 else "these nodes"))
+        lines.append("")
+        start = min(samples[0]["time"] for samples in traces.values())
+        rows = [[found["node"], KIND_TITLES.get(found["kind"], found["kind"]), found["detail"],
+                 "%.0f-%.0f" % (found["first"] - start, found["last"] - start), str(found["samples"])]
+                for found in findings]
+        lines.extend(_table(["node", "what", "worst", "when (s)", "samples"], ["---", "---", "---", "---:", "---:"],
+                            rows))
+    elif traces:
+        lines.append("No throttling seen on %s: no active throttle reason, no GPU clock drop under load, no "
+                     "sensor over its limit." % ", ".join(sorted(traces)))
+    for problem in problems:
+        lines.append("- %s" % problem)
+    if traces:
+        lines.extend(["", "Per node over time (GPU utilisation, clock, hottest sensor, input power; each pod's "
+                      "warm-up shaded light, its timed window dark):", "",
+                      "![node telemetry](%s)" % TELEMETRY_PLOT_NAME])
+    return lines
+
+
+def draw_telemetry(traces, windows, findings, path):
+    """Write telemetry.png: one row per node, four panels against seconds since the first sample."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    telemetry = _telemetry_module()
+    nodes = sorted(traces)
+    start = min(samples[0]["time"] for samples in traces.values())
+    panels = (("gpu_utilization_percent", "GPU busy (%)"), ("gpu_clock_mhz", "GPU clock (MHz)"),
+              ("temperature_c", "hottest sensor (°C)"), ("power_w", "input power (W)"))
+    figure, axes = plt.subplots(len(nodes), len(panels), figsize=(15, 2.8 * len(nodes)), squeeze=False)
+    throttled = set(found["node"] for found in findings)
+    for row, node in enumerate(nodes):
+        series = telemetry.trace_series(traces[node])
+        seconds = [t - start for t in series["time"]]
+        for column, (key, title) in enumerate(panels):
+            axis = axes[row][column]
+            points = [(x, y) for x, y in zip(seconds, series[key]) if y is not None]
+            if points:
+                axis.plot([x for x, _ in points], [y for _, y in points], "-", color="tab:blue", linewidth=1)
+            else:
+                axis.text(0.5, 0.5, "not reported", ha="center", va="center", transform=axis.transAxes)
+            for window in windows:
+                if window["node"] == node:
+                    axis.axvspan(window["warmup_start"] - start, window["window_start"] - start, color="tab:orange",
+                                 alpha=0.15, linewidth=0)
+                    axis.axvspan(window["window_start"] - start, window["window_end"] - start, color="tab:green",
+                                 alpha=0.25, linewidth=0)
+                    axis.axvline(window["started"] - start, color="grey", linewidth=0.5, linestyle=":")
+            if key == "temperature_c":
+                axis.axhline(telemetry.TEMPERATURE_LIMIT_C, color="tab:red", linewidth=0.8, linestyle="--")
+            axis.set_title("%s%s: %s" % (node, " (THROTTLED)" if node in throttled else "", title),
+                           fontsize="small", color="tab:red" if node in throttled else "black")
+            axis.set_xlabel("seconds")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    plt.close(figure)
+    return write_if_changed(path, buffer.getvalue())
+
+
+def telemetry_summary(findings):
+    """For the console line: which nodes throttled."""
+    nodes = sorted(set(found["node"] for found in findings))
+    return ". THROTTLED: %s (see the report's node telemetry)" % ", ".join(nodes) if nodes else ""
+
+
 def write_if_changed(path, data):
     """Write bytes atomically unless the file already holds them; return True when written."""
     try:
@@ -428,12 +605,20 @@ def main(argv=None):
             raise ReportError("output directory %s does not exist" % args.out)
         report = os.path.join(args.out, REPORT_NAME)
         plot = os.path.join(args.out, PLOT_NAME)
-        changed = write_if_changed(report, render_markdown(results).encode("utf-8"))
+        traces, problems = load_telemetry(results, os.path.dirname(os.path.abspath(args.results)))
+        findings = telemetry_findings(traces)
+        markdown = render_markdown(results) + "\n".join(telemetry_lines(results, traces, problems, findings) + [""])
+        changed = write_if_changed(report, markdown.encode("utf-8"))
         changed = draw(results, plot) or changed
+        files = [report, plot]
+        if traces:
+            files.append(os.path.join(args.out, TELEMETRY_PLOT_NAME))
+            changed = draw_telemetry(traces, pod_windows(results, traces), findings, files[-1]) or changed
     except ReportError as exc:
         print(json.dumps({"changed": False, "error": str(exc)}))
         return 2
-    print(json.dumps({"changed": changed, "files": [report, plot], "summary": summary_line(results)}))
+    print(json.dumps({"changed": changed, "files": files, "summary": summary_line(results) + telemetry_summary(findings),
+                      "throttled": sorted(set(found["node"] for found in findings))}))
     return 0
 
 

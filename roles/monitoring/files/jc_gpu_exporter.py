@@ -14,6 +14,11 @@ Sources (``--source``, ``auto`` picks the first that exists):
   process, the fields chosen from the driver's own ``--help-query-gpu``.
 * ``linux``: anything else; ``/proc/stat``, ``/proc/meminfo``, ``/sys/class/thermal``, cpufreq.
 
+``--record FILE`` serves nothing: it appends every record to FILE as one JSON line
+(``telemetry.trace_sample``: the node's epoch time, ``--node``, the record) until ``--stop-file``
+appears or ``--max-seconds`` pass. The benchmark (gpu_workloads' tasks/telemetry_*.yml) records
+every node so for the whole run; this mode needs no prometheus_client.
+
 Port 9401 by default: not node_exporter's 9100 (which runs beside it on every node) and not
 NVIDIA's DCGM exporter's 9400. The parser lives in ``plugins/module_utils/telemetry.py``; the
 monitoring role copies it beside this file as ``jc_telemetry.py``.
@@ -34,8 +39,11 @@ try:  # on the nodes: copied beside this file by the monitoring role
 except ImportError:  # in the collection's tests
     from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import telemetry
 
-from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+try:
+    from prometheus_client import start_http_server
+    from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+except ImportError:  # --record needs no client: the benchmark records on nodes without it
+    start_http_server = REGISTRY = CounterMetricFamily = GaugeMetricFamily = None
 
 DEFAULT_PORT = 9401
 LOG = logging.getLogger("jc_gpu_exporter")
@@ -45,9 +53,10 @@ MIB = 1024.0 * 1024.0
 class State(object):
     """The latest record and the sampler's counters, shared by the sampler and the scrapes."""
 
-    def __init__(self, source):
+    def __init__(self, source, sink=None):
         self.lock = threading.Lock()
         self.source = source
+        self.sink = sink  # called with each record as it is parsed (--record)
         self.record = None
         self.updated = None
         self.samples = 0
@@ -60,6 +69,8 @@ class State(object):
             self.record = record
             self.updated = time.time()
             self.samples += 1
+            if self.sink is not None:
+                self.sink(record)
 
     def error(self, message):
         with self.lock:
@@ -329,6 +340,10 @@ def parse_args(argv=None):
     parser.add_argument("--root", default="/", help="root directory of /proc and /sys (linux source)")
     parser.add_argument("--restart-backoff", type=float, default=5.0, help="seconds before restarting a dead source")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--record", metavar="FILE", help="append each record to FILE as a JSON line; serve nothing")
+    parser.add_argument("--node", default=None, help="--record: the node's name in each line (default: hostname)")
+    parser.add_argument("--stop-file", default=None, help="--record: stop when this file exists")
+    parser.add_argument("--max-seconds", type=float, default=3600.0, help="--record: stop after this long")
     args = parser.parse_args(argv)
     if args.interval <= 0:
         parser.error("--interval must be positive")
@@ -337,10 +352,48 @@ def parse_args(argv=None):
     return args
 
 
+def record(args, source):
+    """--record: append every record to args.record until the stop file appears or time is up."""
+    import json
+    import socket
+
+    node = args.node or socket.gethostname()
+    handle = open(args.record, "a")
+
+    def sink(parsed):
+        handle.write(json.dumps(telemetry.trace_sample(parsed, time.time(), node), sort_keys=True) + "\n")
+        handle.flush()
+
+    state = State(source, sink)
+    stop = threading.Event()
+    sampler = threading.Thread(target=SOURCES[source], args=(args, state, stop), name="sampler")
+    sampler.daemon = True
+    sampler.start()
+    LOG.info("recording %s telemetry of %s to %s", source, node, args.record)
+    deadline = time.time() + args.max_seconds
+    while time.time() < deadline and not (args.stop_file and os.path.exists(args.stop_file)):
+        if not sampler.is_alive():
+            LOG.error("the %s sampler stopped", source)
+            break
+        time.sleep(min(0.5, args.interval))
+    stop.set()
+    sampler.join(10.0)
+    with state.lock:
+        handle.close()
+        state.sink = None
+    LOG.info("recorded %d samples (%d parse errors)", state.samples, state.errors)
+    return 0 if state.samples else 1
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     source = choose_source(args)
+    if args.record:
+        return record(args, source)
+    if REGISTRY is None:
+        LOG.error("prometheus_client is not installed for %s: install it to serve metrics", sys.executable)
+        return 2
     state = State(source)
     stop = threading.Event()
     REGISTRY.register(RecordCollector(state, args.max_age))

@@ -52,7 +52,7 @@ def job(**overrides):
 
 def env_of(manifest):
     container = manifest["spec"]["template"]["spec"]["containers"][0]
-    return {item["name"]: item["value"] for item in container["env"]}
+    return {item["name"]: item["value"] for item in container["env"] if "value" in item}
 
 
 VARIANTS = {
@@ -94,7 +94,7 @@ def test_synthetic_job_environment():
     assert env_of(job()) == {
         "WORKLOAD_MODE": "synthetic", "TOTAL_JOBS": "3", "TOTAL_IMAGES": "1200", "IMAGE_DIR": "/data/images",
         "BATCH_SIZE": "auto", "PRECISION": "auto", "DECODE": "auto", "NUM_WORKERS": "auto", "DEVICE": "auto",
-        "WARMUP_BATCHES": "2",
+        "WARMUP_BATCHES": "2", "METRICS_TEXTFILE_DIR": "/var/lib/prometheus/node-exporter",
     }
 
 
@@ -118,7 +118,23 @@ def test_files_job_mounts_the_dataset_claim_read_only():
 
 def test_synthetic_job_mounts_no_dataset():
     pod = job()["spec"]["template"]["spec"]
-    assert [v["name"] for v in pod["volumes"]] == ["dshm"]
+    assert [v["name"] for v in pod["volumes"]] == ["dshm", "metrics"]
+
+
+def test_pods_know_their_node_and_write_metrics_into_node_exporters_textfile_directory():
+    pod = job()["spec"]["template"]["spec"]
+    env = {item["name"]: item for item in pod["containers"][0]["env"]}
+    assert env["NODE_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    volume = [v for v in pod["volumes"] if v["name"] == "metrics"][0]
+    mount = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "metrics"][0]
+    assert volume["hostPath"] == {"path": "/var/lib/prometheus/node-exporter", "type": "DirectoryOrCreate"}
+    assert mount["mountPath"] == env["METRICS_TEXTFILE_DIR"]["value"] == volume["hostPath"]["path"]
+
+
+def test_no_metrics_directory_means_no_metrics_mount():
+    pod = job(gpu_workloads_metrics_textfile_dir="")["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["dshm"] and "METRICS_TEXTFILE_DIR" not in env_of(job(
+        gpu_workloads_metrics_textfile_dir=""))
 
 
 def test_dataset_claim_follows_the_cluster_variable():
@@ -179,3 +195,20 @@ def test_debian_dockerfile_installs_the_torch_packages():
                   gpu_workloads_image_apt_packages=["python3-torch", "python3-torchvision", "python3-pil"])
     assert "FROM edgeai-jc/debian-systemd:bookworm-amd64\n" in text
     assert "apt-get install -y --no-install-recommends \\\n      python3-torch python3-torchvision python3-pil" in text
+
+
+def test_baseline_textfile_has_one_series_per_workload_from_its_first_run():
+    import shutil
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    runs = [{"workload": "synthetic", "jobs": 1, "aggregate": {"throughput": 12.5, "pods": 1}},
+            {"workload": "synthetic", "jobs": 3, "aggregate": {"throughput": 30.0, "pods": 3}},
+            {"workload": "files", "jobs": 2, "aggregate": {"throughput": 20.0, "pods": 2}}]
+    text = render("jc_benchmark_baseline.prom.j2", gpu_workloads_aggregate={"runs": runs})
+    values = {s.labels["workload"]: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    assert values == {"synthetic": 12.5, "files": 10.0}
+    proc = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=text, capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -80,6 +80,7 @@ The package, one module per concern (each imports torch only when it runs):
     resnet         resnet50: ResNet-50 in plain torch.nn, torchvision's state_dict layout (no torchvision)
     tvimage        ImageOps: torchvision's JPEG decoders without importing the package
     decoders       synthetic, Pillow (DataLoader), nvJPEG/nvImageCodec pipeline, decode process, DALI
+    metrics        Metrics: workload metrics for node_exporter's textfile collector (METRICS_TEXTFILE_DIR)
     workload       resolve_decode, run, main
     __main__       python3 -m jc_infer
 The names below are re-exported so that a caller (tests, benchmarks/) needs only "import jc_infer".

@@ -15,6 +15,8 @@ from .compat import cpu_count
 from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
+from .metrics import from_settings as metrics_from_settings
+from .metrics import timeline
 from .preprocessing import pil_crop_resize
 from .result import ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log
 from .runtime import Runtime
@@ -119,6 +121,15 @@ def want_decode_process(settings):
 
 
 def run(settings, plan, startup, errors, dp=None):
+    metrics = metrics_from_settings(settings)  # jc_infer/metrics.py: off without METRICS_TEXTFILE_DIR
+    try:
+        return _run(settings, plan, startup, errors, dp, metrics)
+    except Exception:
+        metrics.phase("failed")
+        raise
+
+
+def _run(settings, plan, startup, errors, dp, metrics):
     rt = Runtime(settings, startup)
     decode = resolve_decode(rt, settings["decode"], settings["workload_mode"])
     workers = settings["num_workers"]
@@ -131,10 +142,10 @@ def run(settings, plan, startup, errors, dp=None):
         dp.close()  # not usable here (CPU, old torchvision, or CPU helpers asked for): in-process decode
         dp = None
     with rt.compute():
-        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp)
+        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics)
 
 
-def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
+def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics):
     files = plan["files"]
     assigned = plan["end"] - plan["start"]
     # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
@@ -142,6 +153,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
     # model's (no graph may be captured meanwhile: capture forbids other threads' CUDA calls), and its
     # time counts in "decoder" only for what is left after the model's warm-up.
     warmup = {}
+    metrics.phase("warmup")
     t = t_warm = time.time()
     side = None
     warm_decoder = dp is None and settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu")
@@ -185,11 +197,14 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
         source = cpu_decode_batches(rt, files, workers, errors, settings["prefetch_batches"])
 
     images = 0
-    t0 = last_report = time.time()
+    metrics.phase("timed")
+    t0 = last_report = previous = time.time()
     for batch, n in source:
         rt.infer(batch)
         images += n
         now = time.time()
+        metrics.batch(n, now - previous)
+        previous = now
         if now - last_report >= 5.0:
             log("%d/%d images, %.1f img/s" % (images, assigned, images / (now - t0)))
             last_report = now
@@ -216,8 +231,11 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp):
         extra["decoded_by"] = dict(source.by_path)
     elif dp is not None and dp.summary:
         extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
-    return build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
-                        rt.device_name, rt.batch_size, rt.precision, decode, extra)
+    extra.update(timeline(t_warm, t0, seconds))
+    result = build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
+                          rt.device_name, rt.batch_size, rt.precision, decode, extra)
+    metrics.finish(result)
+    return result
 
 
 def main(argv=None):

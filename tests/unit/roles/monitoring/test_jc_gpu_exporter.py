@@ -205,3 +205,58 @@ def test_nvidia_smi_that_cannot_list_fields_makes_the_exporter_exit_for_systemd(
                           "--restart-backoff", "0.1"])
     assert proc.wait(timeout=20) == 1
     assert "cannot list the query fields" in proc.stdout.read()
+
+
+# --record: the benchmark's per-node trace (gpu_workloads' tasks/telemetry_*.yml)
+
+def record(tmp_path, args, env=None, lines=4):
+    """Run --record until the trace holds `lines` lines, then make the stop file appear; the trace's
+    samples, the exit status and the output."""
+    from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.telemetry import load_trace
+
+    trace, stop = tmp_path / "node.jsonl", tmp_path / "stop"
+    environment = dict(os.environ, PYTHONPATH=str(ROOT / ".cache" / "project-collections"))
+    environment.update(env or {})
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--record", str(trace), "--stop-file", str(stop),
+                             "--node", "worker7"] + args,
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and proc.poll() is None and (
+            not trace.exists() or trace.read_text().count("\n") < lines):
+        time.sleep(0.1)
+    stop.touch()
+    code = proc.wait(timeout=20)
+    output = proc.stdout.read()
+    proc.stdout.close()
+    return load_trace(trace.read_text()) if trace.exists() else [], code, output
+
+
+def test_record_mode_writes_the_replayed_board_at_its_interval_and_stops_on_the_stop_file(tmp_path):
+    samples, code, output = record(tmp_path, ["--source", "tegrastats", "--interval", "0.2",
+                                              "--tegrastats", str(FIXTURES / "fake-tegrastats")],
+                                   {"FAKE_TEGRASTATS_LINES": str(FIXTURES / "tegrastats" / "orin_jp6_loaded.txt")})
+    assert code == 0, output
+    assert len(samples) >= 4 and {sample["node"] for sample in samples} == {"worker7"}
+    assert samples[0]["record"]["gpus"][0]["clock_mhz"] == 713.0
+    gaps = [b["time"] - a["time"] for a, b in zip(samples, samples[1:])]
+    assert all(0.1 < gap < 0.6 for gap in gaps), gaps
+
+
+def test_record_mode_needs_no_prometheus_client(tmp_path):
+    blocker = tmp_path / "block" / "prometheus_client"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked by the test')\n")
+    paths = os.pathsep.join([str(tmp_path / "block"), str(ROOT / ".cache" / "project-collections")])
+    samples, code, output = record(tmp_path, ["--source", "linux", "--interval", "0.2"], {"PYTHONPATH": paths})
+    assert code == 0, output
+    assert samples and samples[-1]["record"]["source"] == "linux"
+
+
+def test_serving_without_prometheus_client_fails_with_a_clear_message(tmp_path):
+    blocker = tmp_path / "block" / "prometheus_client"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked by the test')\n")
+    paths = os.pathsep.join([str(tmp_path / "block"), str(ROOT / ".cache" / "project-collections")])
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--source", "linux"], env=dict(os.environ, PYTHONPATH=paths),
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 2 and "prometheus_client is not installed" in proc.stderr
