@@ -22,12 +22,12 @@ lint sanity unit integration: bootstrap
 ## make lab: bring up the local container lab, run site.yml against it, then the benchmark
 lab:
 	EDGEAI_JC_TEST_TOOLS=0 tests/harness/bootstrap.sh
-	ansible-playbook playbooks/lab.yml
+	ansible-playbook -i inventory/localhost.yml playbooks/lab.yml
 	ansible-playbook site.yml -i $(LAB_INVENTORY)
 	ansible-playbook playbooks/benchmark.yml -i $(LAB_INVENTORY)
 
 lab-destroy:
-	ansible-playbook playbooks/lab-destroy.yml
+	ansible-playbook -i inventory/localhost.yml playbooks/lab-destroy.yml
 
 clean:
 	rm -rf .cache

@@ -3,9 +3,12 @@
 # Apache License 2.0 (see galaxy.yml)
 """Action behind edgeai.jetson_cluster.workload_wait (documented in plugins/modules/workload_wait.py).
 
-Waits for the async jobs that run the workload's containers on one host, printing one progress
-line per container and poll (read from its log with docker logs) instead of the "FAILED -
-RETRYING" lines an until-loop prints while it waits.
+Docker runner (jobs, container_prefix): waits for the async jobs that run the workload's
+containers on one host, printing one progress line per container and poll (read from its log
+with docker logs). Kubernetes runner (job_name): waits for the indexed Job through the API with
+kubernetes.core's client, printing one line per pod and poll (read from the pod's status and the
+tail of its log). Either way instead of the "FAILED - RETRYING" lines an until-loop prints
+while it waits.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,18 +22,48 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.workload_progress import (
     describe_progress,
+    job_outcome,
+    kube_pod_progress,
+    newest_pod_per_index,
+    pod_has_log,
     pod_progress,
+    pod_where,
 )
 
 display = Display()
 
 ARGUMENT_SPEC = {
-    "jobs": {"type": "list", "elements": "dict", "required": True},
-    "container_prefix": {"type": "str", "required": True},
+    "jobs": {"type": "list", "elements": "dict"},
+    "container_prefix": {"type": "str"},
+    "job_name": {"type": "str"},
+    "namespace": {"type": "str", "default": "default"},
+    "kubeconfig": {"type": "path"},
     "timeout": {"type": "int", "required": True},
     "delay": {"type": "int", "default": 5},
     "worker": {"type": "str"},
 }
+ARGUMENT_RULES = {
+    "required_one_of": [["jobs", "job_name"]],
+    "mutually_exclusive": [["jobs", "job_name"], ["container_prefix", "job_name"]],
+    "required_together": [["jobs", "container_prefix"]],
+}
+# Lines of each pod's log read per poll (the last progress line is what counts).
+LOG_TAIL_LINES = 20
+
+
+def api_client(kubeconfig):
+    """kubernetes.core's API client (imported here: the Docker runner needs no kubernetes package)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+
+    return get_api_client(kubeconfig=kubeconfig)
+
+
+def _api_error(exc):
+    """A short reason from a kubernetes client exception (ApiException has status/reason)."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    if status:
+        return "%s %s" % (status, reason or "")
+    return "%s: %s" % (type(exc).__name__, str(exc)[:200])
 
 
 class ActionModule(ActionBase):
@@ -50,12 +83,14 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, **ARGUMENT_RULES)
         worker = args["worker"] or task_vars.get("inventory_hostname", "")
         if args["timeout"] < 1 or args["delay"] < 1:
             result.update(failed=True, msg="timeout (%d) and delay (%d) must be at least 1 second"
                           % (args["timeout"], args["delay"]))
             return result
+        if args["job_name"]:
+            return self._run_kubernetes(args, result)
         pending = {}
         for job in args["jobs"]:
             index, jid = job.get("item"), job.get("ansible_job_id")
@@ -99,3 +134,63 @@ class ActionModule(ActionBase):
         result.update(changed=False, seconds=round(time.time() - start, 1),
                       results=[ended[index] for index in sorted(ended)])
         return result
+
+    def _run_kubernetes(self, args, result):
+        """Poll the Job and its pods until the Job has a Complete or Failed condition or the timeout."""
+        name, namespace = args["job_name"], args["namespace"]
+        try:
+            client = api_client(args["kubeconfig"])
+            jobs, pods = client.resource("Job", "batch/v1"), client.resource("Pod", "v1")
+        except Exception as exc:  # the client raises its own, kubernetes' and urllib3's exceptions
+            result.update(failed=True, msg="cannot reach the Kubernetes API with kubeconfig %s: %s"
+                          % (args["kubeconfig"] or "(default)", _api_error(exc)))
+            return result
+        job, outcome, last_error, shown = None, None, None, {}
+        start = time.time()
+        while True:
+            elapsed = time.time() - start
+            try:
+                job = jobs.get(name=name, namespace=namespace).to_dict()
+                outcome = job_outcome(job)
+                found = pods.get(namespace=namespace, label_selector="job-name=%s" % name).to_dict()
+                current = newest_pod_per_index(found.get("items") or [])
+                last_error = None
+            except Exception as exc:  # an API hiccup is retried until the timeout, as an until-loop would
+                if getattr(exc, "status", None) == 404:
+                    result.update(failed=True, msg="Job %s/%s does not exist (%s)" % (namespace, name, _api_error(exc)))
+                    return result
+                last_error = _api_error(exc)
+                display.display("  Job %s: the API did not answer (%s), %d s" % (name, last_error, elapsed))
+                current = None
+            for index in sorted(current or {}):
+                pod = current[index]
+                log = self._pod_log(pods, pod, namespace) if pod_has_log(pod) else ""
+                progress = kube_pod_progress(pod, log)
+                if outcome and shown.get(index) == progress["state"] == "done":
+                    continue
+                shown[index] = progress["state"]
+                display.display("  " + describe_progress(pod_where(pod), progress, elapsed))
+            if outcome or elapsed > args["timeout"]:
+                break
+            time.sleep(args["delay"])
+        finished = outcome is not None
+        if finished:
+            display.display("  Job %s: %s after %d s" % (name, "complete" if outcome == "Complete" else "FAILED",
+                                                         time.time() - start))
+        result.update(changed=False, seconds=round(time.time() - start, 1), finished=finished, outcome=outcome,
+                      resources=[job] if job else [])
+        if not finished:
+            result["msg"] = "Job %s/%s still running after %d s%s" % (
+                namespace, name, args["timeout"], "; last API error: %s" % last_error if last_error else "")
+        return result
+
+    @staticmethod
+    def _pod_log(pods, pod, namespace):
+        """The tail of the pod's log, or "" when the API has none (container gone, node unreachable)."""
+        try:
+            response = pods.log.get(name=pod["metadata"]["name"], namespace=namespace, serialize=False,
+                                    query_params={"tailLines": LOG_TAIL_LINES})
+        except Exception:  # a missing log only leaves the pod's status to go by
+            return ""
+        data = getattr(response, "data", response)
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")

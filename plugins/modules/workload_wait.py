@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: workload_wait
-short_description: Wait for the inference workload's containers on a host, showing each one's progress
+short_description: Wait for the inference workload's containers or Job, showing each one's progress
 version_added: 0.2.0
 description:
   - Waits for the async jobs (C(async) with C(poll=0)) that run the workload's containers on the
@@ -20,8 +20,14 @@ description:
     wait reads as progress and not, as an C(until) loop prints it, as C(FAILED - RETRYING).
   - Returns each job's final C(async_status) result; a job still running at O(timeout) is
     returned with C(finished=false). It does not fail for a failed container (judge RV(results)).
+  - With O(job_name) instead (the Kubernetes runner), waits for that indexed Job through the
+    Kubernetes API with C(kubernetes.core)'s client, until it has a C(Complete) or C(Failed)
+    condition, printing one line per pod and poll from the pod's status (not scheduled yet,
+    waiting for its image, failed with an exit code) and the tail of its log. Returns the Job as
+    RV(resources) (the shape of C(kubernetes.core.k8s_info)); it does not fail for a failed Job
+    (judge RV(outcome)), only when the Job does not exist or the API cannot be reached at all.
   - This is an action plugin; it runs on the controller and executes C(async_status) and
-    C(docker logs) on the host.
+    C(docker logs) on the host, or calls the Kubernetes API from the controller.
 author:
   - edgeai.jetson_cluster developers
 options:
@@ -30,13 +36,22 @@ options:
       - The containers to wait for, as the registered results of the looped async task that
         started them. Each needs C(item), the job index the container runs (the loop's item),
         and C(ansible_job_id).
+      - Exactly one of O(jobs) and O(job_name) is given.
     type: list
     elements: dict
-    required: true
   container_prefix:
-    description: The name of the container of job index I is this prefix followed by I.
+    description: The name of the container of job index I is this prefix followed by I. Required with O(jobs).
     type: str
-    required: true
+  job_name:
+    description: The indexed Job (batch/v1) to wait for; its pods are found by the C(job-name) label.
+    type: str
+  namespace:
+    description: The Job's namespace (with O(job_name)).
+    type: str
+    default: default
+  kubeconfig:
+    description: The kubeconfig file to reach the API with (with O(job_name)); the client's default when unset.
+    type: path
   timeout:
     description: Seconds to wait in all; jobs still running then are returned unfinished.
     type: int
@@ -73,16 +88,38 @@ EXAMPLES = r"""
     index_var: loop_index
   delegate_to: "{{ item }}"
   register: waited
+
+- name: Wait for the indexed Job, showing its pods' progress
+  edgeai.jetson_cluster.workload_wait:
+    job_name: jc-infer-files-4
+    namespace: edgeai-jc
+    kubeconfig: ~/.kube/jetson-cluster.yaml
+    timeout: 1920
+  register: job
 """
 
 RETURN = r"""
+resources:
+  description: With O(job_name), the Job as last read from the API (one element), as C(kubernetes.core.k8s_info) returns it.
+  returned: with job_name
+  type: list
+  elements: dict
+outcome:
+  description: With O(job_name), C(Complete) or C(Failed) (the Job's condition), or null if it had not ended at O(timeout).
+  returned: with job_name
+  type: str
+  sample: Complete
+finished:
+  description: With O(job_name), whether the Job ended before O(timeout).
+  returned: with job_name
+  type: bool
 results:
   description:
     - One element per job, sorted by index, the final C(async_status) result of the task that
       ran the container (for community.docker.docker_container with C(detach=false) it holds
       C(status) and C(container.Output)), plus C(index). Unfinished jobs have C(finished=false)
       and a C(msg).
-  returned: always
+  returned: with jobs
   type: list
   elements: dict
   sample:

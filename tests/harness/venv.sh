@@ -27,11 +27,30 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 
+# EDGEAI_JC_TEST_TOOLS=0 (`make lab`): leave out the packages only the tests use (names in
+# test-only-requirements.txt; kubernetes-validate alone is a quarter of the venv's files), the
+# same pins otherwise. A venv with everything serves both; a lab venv is completed by `make test`.
 stamp="$VENV/.requirements.sha256"
-want=$(sha256sum "$REQS" | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+full=$(sha256sum "$REQS" | cut -d' ' -f1)
+have=$(cat "$stamp" 2>/dev/null || true)
+if [ "${EDGEAI_JC_TEST_TOOLS:-1}" = 0 ]; then
+  want="lab-$(cat "$REQS" "$here/test-only-requirements.txt" | sha256sum | cut -d' ' -f1)"
+else
+  want=$full
+fi
+if [ "$have" != "$full" ] && [ "$have" != "$want" ]; then
   echo "installing pinned Python packages into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q -r "$REQS"
+  if [ "$want" = "$full" ]; then
+    "$VENV/bin/python" -m pip install -q -r "$REQS"
+  else
+    lab_reqs=$(mktemp)
+    # keep each pin whose name (before ==, case-insensitive) is not a test-only package
+    awk 'NR == FNR { if ($1 !~ /^#/ && NF) skip[tolower($1)] = 1; next }
+         { split($0, pin, "=="); if (!(tolower(pin[1]) in skip)) print }' \
+      "$here/test-only-requirements.txt" "$REQS" >"$lab_reqs"
+    "$VENV/bin/python" -m pip install -q -r "$lab_reqs"
+    rm -f "$lab_reqs"
+  fi
   echo "$want" >"$stamp"
 fi
 

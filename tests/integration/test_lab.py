@@ -35,6 +35,8 @@ LOCK = Path("/tmp/edgeai-jc-test-lab.lock")
 # docs/lab.md suggests (10.77.0.0/16) and the nodes' inner Docker networks (10.213/10.214).
 SUBNETS = ["10.228.0.0/16", "10.229.0.0/16", "10.230.0.0/16", "10.231.0.0/16"]
 HOSTS = ["laptop", "master", "worker1", "worker2"]
+# The controller, where the last play (playbooks/summary.yml) prints the run's summary.
+CONTROLLER = "localhost"
 TIMEOUT = int(os.environ.get("EDGEAI_JC_LAB_TIMEOUT", "1800"))
 
 pytestmark = [pytest.mark.lab, pytest.mark.docker, pytest.mark.xdist_group("lab")]
@@ -156,14 +158,18 @@ def _inventory_names_the_four_containers(inventory):
 def _site_converges(lab):
     rc, recap, output = _playbook(lab["logs"], "site-1", "site.yml", "-i", str(lab["inventory"]))
     assert rc == 0, "first site.yml run failed:\n" + _tail(output)
-    assert sorted(recap) == sorted(HOSTS)
+    assert sorted(recap) == sorted(HOSTS + [CONTROLLER])
+    summary = output.rsplit("TASK [Summary]", 1)[-1]
+    assert "site.yml: the cluster is set up" in summary and "  k3s_agents: worker1, worker2" in summary, summary
+    # The lab runs no k3s: no kubeconfig to name.
+    assert "kubeconfig" not in summary, summary
     assert all(stats["failed"] == 0 and stats["unreachable"] == 0 for stats in recap.values()), recap
 
 
 def _second_site_run_changes_nothing(lab):
     rc, recap, output = _playbook(lab["logs"], "site-2", "site.yml", "-i", str(lab["inventory"]))
     assert rc == 0, "second site.yml run failed:\n" + _tail(output)
-    assert sorted(recap) == sorted(HOSTS)
+    assert sorted(recap) == sorted(HOSTS + [CONTROLLER])
     changed = {host: stats["changed"] for host, stats in recap.items() if stats["changed"]}
     assert changed == {}, f"changed on the second run {changed}:\n" + "\n".join(
         line for line in output.splitlines() if line.startswith("changed:"))
@@ -234,6 +240,12 @@ def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
                                    "-e", "gpu_workloads_synthetic_images=48",
                                    "-e", "gpu_workloads_files_max_images=24")
     assert rc == 0, "playbooks/benchmark.yml failed:\n" + _tail(output)
+    # Waiting for the containers shows their progress, not an until-loop's retries (issue 16).
+    assert "FAILED - RETRYING" not in output
+    assert re.search(r"index \d on worker\d: (\d+/\d+ images|ended after \d+ s)", output), _tail(output)
+    # The run ends with its summary, which names the report.
+    summary = output.rsplit("TASK [Summary]", 1)[-1]
+    assert f"  report: {report / 'report.md'}" in summary, summary
     for name in ("results.json", "report.md", "benchmark.png"):
         assert (report / name).stat().st_size > 0, f"{name} missing from the report"
     runs = json.loads((report / "results.json").read_text())["runs"]

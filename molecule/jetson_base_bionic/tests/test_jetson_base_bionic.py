@@ -1,6 +1,8 @@
 """An Ubuntu 18.04 (JetPack 4.x userspace) node after bootstrap_python + jetson_base
 (molecule/jetson_base_bionic)."""
 
+import json
+
 testinfra_hosts = ["jb-bionic"]
 
 CONNECTION = "Wired connection 1"
@@ -47,9 +49,17 @@ def test_boots_to_multi_user_target(host):
     assert host.check_output("systemctl get-default") == "multi-user.target"
 
 
-def test_preinstalled_docker_runs(host):
+def test_role_started_and_enabled_the_preinstalled_docker(host):
+    # prepare.yml installed docker.io, then stopped and disabled it.
     assert host.service("docker").is_running
     assert host.service("docker").is_enabled
+
+
+def test_dockerd_uses_the_roles_daemon_json(host):
+    # "local" is not Docker's default logging driver (json-file).
+    assert json.loads(host.file("/etc/docker/daemon.json").content_string) == {"log-driver": "local"}
+    with host.sudo():
+        assert host.check_output("docker info --format '{{.LoggingDriver}}'") == "local"
 
 
 def test_default_user_is_in_the_docker_group(host):

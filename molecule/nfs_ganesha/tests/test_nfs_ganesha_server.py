@@ -37,6 +37,39 @@ def test_dataset_verifies_against_its_manifest(host):
     assert json.loads(result.stdout)["ok"] is True
 
 
+# Checked without jc_dataset.py, which wrote both the images and the manifest:
+# molecule.yml's nfs_server_dataset_generate_{count,width,height}.
+COUNT, WIDTH, HEIGHT = 24, 160, 120
+IMAGES = ["img_%06d.jpg" % i for i in range(COUNT)]
+
+
+def jpeg_size(data):
+    """(width, height) from a JPEG's start-of-frame segment."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    pos = 2
+    while pos + 9 < len(data):
+        assert data[pos] == 0xFF, "broken JPEG segment at byte %d" % pos
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            return int.from_bytes(data[pos + 7:pos + 9], "big"), int.from_bytes(data[pos + 5:pos + 7], "big")
+        pos += 2 + length
+    raise AssertionError("no start-of-frame segment")
+
+
+def test_dataset_has_exactly_the_requested_jpegs(host):
+    found = host.check_output("find /nfs/images -type f ! -name manifest.json -printf '%P\\n' | sort").splitlines()
+    assert found == IMAGES
+    for name in IMAGES:
+        assert jpeg_size(host.file("/nfs/images/" + name).content) == (WIDTH, HEIGHT), name
+
+
+def test_manifest_checksums_match_sha256sum(host):
+    manifest = json.loads(host.file("/nfs/images/manifest.json").content_string)
+    sums = dict(reversed(line.split("  ", 1)) for line in
+                host.check_output("cd /nfs/images && sha256sum " + " ".join(IMAGES)).splitlines())
+    assert {entry["path"]: entry["sha256"] for entry in manifest["files"]} == sums
+
+
 def test_results_directory_belongs_to_the_squashed_user(host):
     results = host.file("/nfs/results")
     assert results.is_directory and results.user == "nobody" and results.group == "nogroup"

@@ -1,7 +1,10 @@
 """State of a kernel-backend NFS server after converge (the NFS service itself cannot run
 in this container: the kernel has no nfsd; see molecule.yml)."""
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +70,16 @@ def test_server_manifest_describes_what_the_export_holds(host):
 def test_copied_dataset_verifies_against_its_manifest(host):
     result = host.run("/usr/local/bin/jc_dataset.py verify /nfs/images")
     assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_copied_images_are_the_controllers_bytes(host):
+    # Hashed here on both sides (hashlib on the controller, sha256sum on the server), not by
+    # jc_dataset.py, which wrote the manifest.
+    source = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "dataset"
+    expected = {rel: hashlib.sha256((source / rel).read_bytes()).hexdigest() for rel in EXPECTED_IMAGES}
+    found = dict(reversed(line.split("  ", 1)) for line in
+                 host.check_output("cd /nfs/images && sha256sum " + " ".join(EXPECTED_IMAGES)).splitlines())
+    assert found == expected
 
 
 def test_results_directory_belongs_to_the_squashed_user(host):

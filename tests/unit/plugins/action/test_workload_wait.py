@@ -1,6 +1,9 @@
 """The workload_wait action: polls each container's async job, prints its progress from its log
 between polls, and returns every job's final status (sorted by index) without judging it."""
 
+import copy
+import json
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -98,3 +101,172 @@ def test_a_log_that_is_gone_keeps_the_last_progress(shown):
     action.run(task_vars={})
     progress = [line.strip() for line in shown if line.strip().startswith("index 0 on w: 16/41")]
     assert len(progress) == 2 and not any("starting" in line for line in shown)
+
+
+# The Kubernetes runner: the Job and its pods come from a REAL indexed Job polled through the API
+# (tests/fixtures/kube_job/), the pods' log lines from a real pod log (tests/fixtures/benchmark/).
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+POLLS = json.loads((FIXTURES / "kube_job" / "files-2-polls.json").read_text())
+LOG_LINES = (FIXTURES / "benchmark" / "docker-cpu-files-1" / "logs" / "index-0.log").read_text().splitlines()
+
+
+class ApiError(Exception):
+    """Stands for kubernetes.client.ApiException: status and reason."""
+
+    def __init__(self, status, reason):
+        super().__init__("(%s) %s" % (status, reason))
+        self.status, self.reason = status, reason
+
+
+class Reply(object):
+    def __init__(self, value):
+        self.value, self.data = value, value
+
+    def to_dict(self):
+        return copy.deepcopy(self.value)
+
+
+class FakeApi(object):
+    """kubernetes.core's client as the action uses it: resource(kind, api_version).get(...) and
+    Pod's .log.get(...), answering each poll from the recorded polls (the last one repeats) and
+    each log request from logs[pod name] (a list, one per request; None: the recorded 500)."""
+
+    def __init__(self, polls, logs=None, errors=()):
+        self.polls, self.logs, self.errors = list(polls), logs or {}, list(errors)
+        self.poll, self.calls = -1, []
+        api = self
+
+        class Log(object):
+            def get(self, name, namespace, serialize, query_params):
+                api.calls.append(("log", name, query_params["tailLines"]))
+                answers = api.logs.get(name) or [None]
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                if answer is None:
+                    raise ApiError(500, "Internal Server Error")
+                return Reply(answer.encode())
+
+        class Resource(object):
+            def __init__(self, kind):
+                self.kind, self.log = kind, Log()
+
+            def get(self, **params):
+                api.calls.append((self.kind, params))
+                if self.kind == "Job":
+                    if api.errors:
+                        raise api.errors.pop(0)
+                    api.poll = min(api.poll + 1, len(api.polls) - 1)
+                    return Reply(api.polls[api.poll]["job"])
+                return Reply({"items": api.polls[api.poll]["pods"]})
+
+        self.resource = lambda kind, api_version: Resource(kind)
+
+
+def make_kube_action(args, api, monkeypatch):
+    task = Task()
+    task.args = dict({"job_name": "jc-infer-files-2", "namespace": "edgeai-jc", "timeout": 600,
+                      "kubeconfig": "/tmp/kubeconfig"}, **args)
+    action = workload_wait.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None,
+                                        templar=Templar(loader=None), shared_loader_obj=None)
+    seen = []
+    monkeypatch.setattr(workload_wait, "api_client", lambda kubeconfig: seen.append(kubeconfig) or api)
+    monkeypatch.setattr(workload_wait.time, "time", lambda: 1000.0)  # "0 s" however loaded the machine
+    return action, seen
+
+
+def names(poll):
+    return {pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]: pod["metadata"]["name"]
+            for pod in poll["pods"]}
+
+
+def test_the_job_is_followed_pod_by_pod_until_complete(shown, monkeypatch):
+    running = names(POLLS[2])
+    api = FakeApi(POLLS, logs={running["1"]: ["\n".join(LOG_LINES[:3])], running["0"]: ["\n".join(LOG_LINES)]})
+    action, seen = make_kube_action({}, api, monkeypatch)
+    result = action.run(task_vars={})
+    assert seen == ["/tmp/kubeconfig"]
+    assert not result.get("failed") and result["changed"] is False
+    assert result["finished"] is True and result["outcome"] == "Complete"
+    assert result["resources"][0]["status"]["completedIndexes"] == "0,1"
+    lines = [line.strip() for line in shown]
+    assert "index 0 on no node yet: waiting (not scheduled yet), 0 s" in lines
+    assert any(line.startswith("index 1 on no node yet: waiting (not scheduled: 0/3 nodes are available") for line in lines)
+    assert "index 1 on jetson-worker2: 16/41 images (39 %), 0.7 img/s, 0 s" in lines
+    assert "index 0 on jetson-worker1: done, 40/41 images (97 %), 0.5 img/s, 0 s" in lines
+    assert lines[-1] == "Job jc-infer-files-2: complete after 0 s"
+    # Pods by the Job controller's label, logs only of started containers, 20 lines each.
+    assert ("Pod", {"namespace": "edgeai-jc", "label_selector": "job-name=jc-infer-files-2"}) in api.calls
+    assert {call[2] for call in api.calls if call[0] == "log"} == {20}
+    assert len([call for call in api.calls if call[0] == "log"]) == 2 * 3  # 2 pods in the last three polls
+    assert not any("FAILED" in line or "RETRYING" in line for line in lines)
+
+
+def test_a_pod_already_shown_done_is_not_repeated_at_the_end(shown, monkeypatch):
+    action, _ = make_kube_action({}, FakeApi(POLLS[3:]), monkeypatch)
+    action.run(task_vars={})
+    assert [line.strip() for line in shown].count("index 0 on jetson-worker1: done, 0 s") == 1
+
+
+def test_a_failed_job_is_returned_with_failed_pods_shown(shown, monkeypatch):
+    polls = copy.deepcopy(POLLS[2:])
+    for poll in polls[1:]:
+        pod = poll["pods"][1]
+        pod["status"]["phase"] = "Failed"
+        pod["status"]["containerStatuses"][0]["state"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
+    polls[-1]["job"]["status"]["conditions"] = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+    action, _ = make_kube_action({}, FakeApi(polls), monkeypatch)
+    result = action.run(task_vars={})
+    assert not result.get("failed") and result["finished"] is True and result["outcome"] == "Failed"
+    lines = [line.strip() for line in shown]
+    assert "index 1 on jetson-worker2: FAILED after 0 s: exit code 1, Error" in lines
+    assert lines[-1] == "Job jc-infer-files-2: FAILED after 0 s"
+
+
+def test_a_job_still_running_at_the_timeout_comes_back_unfinished(shown, monkeypatch):
+    action, _ = make_kube_action({"timeout": 120}, FakeApi(POLLS[:3]), monkeypatch)
+    clock = iter(range(0, 10000, 50))
+    monkeypatch.setattr(workload_wait.time, "time", lambda: next(clock))
+    result = action.run(task_vars={})
+    assert result["finished"] is False and result["outcome"] is None and not result.get("failed")
+    assert result["msg"] == "Job edgeai-jc/jc-infer-files-2 still running after 120 s"
+
+
+def test_an_api_hiccup_is_waited_out(shown, monkeypatch):
+    action, _ = make_kube_action({}, FakeApi(POLLS, errors=[ApiError(503, "Service Unavailable")]), monkeypatch)
+    result = action.run(task_vars={})
+    assert result["outcome"] == "Complete"
+    assert "Job jc-infer-files-2: the API did not answer (503 Service Unavailable), 0 s" in [l.strip() for l in shown]
+
+
+def test_a_missing_job_fails_at_once(shown, monkeypatch):
+    action, _ = make_kube_action({}, FakeApi(POLLS, errors=[ApiError(404, "Not Found")]), monkeypatch)
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["msg"] == "Job edgeai-jc/jc-infer-files-2 does not exist (404 Not Found)"
+
+
+def test_an_unreachable_api_fails_with_the_kubeconfig(shown, monkeypatch):
+    action, _ = make_kube_action({}, None, monkeypatch)
+
+    def refuse(kubeconfig):
+        raise OSError("connection refused")
+    monkeypatch.setattr(workload_wait, "api_client", refuse)
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["msg"] == "cannot reach the Kubernetes API with kubeconfig /tmp/kubeconfig: OSError: connection refused"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"jobs": started(0), "container_prefix": "c-"}, "mutually exclusive"),
+    ({"job_name": None}, "one of the following is required"),
+])
+def test_the_docker_and_kubernetes_arguments_do_not_mix(shown, monkeypatch, args, message):
+    action, _ = make_kube_action(args, FakeApi(POLLS), monkeypatch)
+    if args.get("job_name", "") is None:
+        del action._task.args["job_name"]
+    with pytest.raises(Exception, match=message):
+        action.run(task_vars={})
+
+
+def test_the_real_client_is_kubernetes_cores():
+    # The action imports kubernetes.core's get_api_client: it must exist with the pinned collection.
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    assert callable(get_api_client)

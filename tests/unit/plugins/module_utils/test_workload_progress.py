@@ -60,7 +60,7 @@ def test_describe_progress(lines, elapsed, expected):
 
 def test_describe_a_failure_names_the_cause():
     line = describe_progress("index 1 on worker2", pod_progress("[jc_infer] ERROR: TOTAL_JOBS=0 must be at least 1"), 4)
-    assert line == "index 1 on worker2: failed after 4 s: TOTAL_JOBS=0 must be at least 1"
+    assert line == "index 1 on worker2: FAILED after 4 s: TOTAL_JOBS=0 must be at least 1"
 
 
 @given(st.text())
