@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_comm
 from k3s_testlib import (  # noqa: E402
     CONTROL_PLANE_TAINT, digest, env_file, node, read_json, read_yaml, release_sha256)
 
-VERSION = "v1.30.6+k3s1"
+VERSION = "v1.30.14+k3s1"
 SERVER, AGENT = "k3s-arm64-server", "k3s-arm64-agent"
 DOUBLE = "/var/lib/rancher/k3s/test-double"
 

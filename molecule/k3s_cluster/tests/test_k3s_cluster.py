@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_comm
 from k3s_testlib import (  # noqa: E402
     CONTROL_PLANE_TAINT, EPHEMERAL, digest, env_file, node, read_json, read_yaml, release_sha256)
 
-VERSION = "v1.30.6+k3s1"
+VERSION = "v1.30.14+k3s1"
 SERVER = "k3s-cluster-server"
 AGENTS = {"k3s-cluster-agent1": "172.30.40.11", "k3s-cluster-agent2": "172.30.40.12"}
 SERVER_URL = "https://172.30.40.10:6443"
@@ -53,7 +53,7 @@ def test_installed_version_is_the_pinned_one(name):
 
 @pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
 def test_air_gap_images_are_loaded_into_docker(name):
-    assert node(name).run("docker image inspect docker.io/k3s-test-double/pause:v1.30.6-k3s1").rc == 0
+    assert node(name).run("docker image inspect docker.io/k3s-test-double/pause:v1.30.14-k3s1").rc == 0
 
 
 def test_server_config_carries_runtime_network_and_taint(server):

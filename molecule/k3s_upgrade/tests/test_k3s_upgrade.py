@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_common"))
 from k3s_testlib import node, read_json, release_sha256  # noqa: E402
 
-OLD, NEW = "v1.30.5+k3s1", "v1.30.6+k3s1"
+OLD, NEW = "v1.30.13+k3s1", "v1.30.14+k3s1"
 SERVER, AGENT = "k3s-upgrade-server", "k3s-upgrade-agent"
 DOUBLE = "/var/lib/rancher/k3s/test-double"
 
@@ -36,7 +36,7 @@ def test_agent_rejoined_the_upgraded_server_with_the_same_token():
 
 @pytest.mark.parametrize("name", [SERVER, AGENT])
 def test_new_release_images_are_loaded(name):
-    assert node(name).run("docker image inspect docker.io/k3s-test-double/pause:v1.30.6-k3s1").rc == 0
+    assert node(name).run("docker image inspect docker.io/k3s-test-double/pause:v1.30.14-k3s1").rc == 0
 
 
 @pytest.mark.parametrize("name, service", [(SERVER, "k3s"), (AGENT, "k3s-agent")])

@@ -81,7 +81,7 @@ def built(tmp_path_factory):
     """The double as make_fixtures.py builds it for the nodes: version, arch and flags baked in."""
     path = tmp_path_factory.mktemp("double") / "k3s"
     machine = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}[platform.machine()]
-    path.write_text(make_fixtures.build_double("v1.30.6+k3s1", machine))
+    path.write_text(make_fixtures.build_double("v1.30.14+k3s1", machine))
     path.chmod(0o755)
     return path
 
@@ -100,7 +100,7 @@ def run_double(built, *args, env=None):
 
 
 def test_flag_list_names_its_release_and_source():
-    assert FLAGS["k3s_version"] == "v1.30.6+k3s1"
+    assert FLAGS["k3s_version"] == "v1.30.14+k3s1"
     assert "k3s-io/k3s pkg/cli/cmds/server.go" in FLAGS["source"]
 
 
@@ -117,7 +117,7 @@ def test_a_config_key_that_is_no_flag_stops_the_double(built, tmp_path, command,
     config.write_text("%s: x\n" % key)
     result = run_double(built, command, "--config", str(config))
     assert result.returncode == 1
-    assert "%r is not a flag of `k3s %s` v1.30.6+k3s1" % (key, command) in result.stderr
+    assert "%r is not a flag of `k3s %s` v1.30.14+k3s1" % (key, command) in result.stderr
 
 
 def test_a_command_line_flag_that_is_no_flag_stops_the_double(built, tmp_path):
@@ -158,12 +158,12 @@ def test_ctr_imports_into_k3s_containerd_and_crictl_finds_it(built, tmp_path):
     listener.bind(str(socket_path))
     listener.listen(4)
     archive = tmp_path / "image.tar"
-    archive.write_bytes(gzip.decompress(make_fixtures.image_archive("v1.30.6+k3s1", "arm64")))
+    archive.write_bytes(gzip.decompress(make_fixtures.image_archive("v1.30.14+k3s1", "arm64")))
     env = {"K3S_DATA_DIR": str(tmp_path / "data"), "CONTAINER_RUNTIME_ENDPOINT": "unix://%s" % socket_path}
     try:
         imported = run_double(built, "ctr", "-a", str(socket_path), "-n", "k8s.io", "images", "import", str(archive),
                               env=env)
-        inspected = run_double(built, "crictl", "inspecti", "--output", "json", "k3s-test-double/pause:v1.30.6-k3s1",
+        inspected = run_double(built, "crictl", "inspecti", "--output", "json", "k3s-test-double/pause:v1.30.14-k3s1",
                                env=env)
     finally:
         listener.close()
