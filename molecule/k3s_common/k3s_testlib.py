@@ -49,3 +49,33 @@ def release_sha256(version, arch, name):
             if file_name == name:
                 return digest_
     raise AssertionError("%s not in the fake release's sha256sum-%s.txt" % (name, arch))
+
+
+# ---- the real Kubernetes API the k3s double runs (jc-kube; kwok plays the nodes)
+
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+KUBECONFIG = os.path.join(EPHEMERAL, "kube", "jetson-cluster.yaml")
+
+
+def core_api(kubeconfig=KUBECONFIG):
+    """CoreV1Api through the kubeconfig the k3s_server role fetched to the controller."""
+    from kubernetes import client, config
+    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+
+
+def api_nodes(kubeconfig=KUBECONFIG):
+    return {item.metadata.name: item for item in core_api(kubeconfig).list_node().items}
+
+
+def is_ready(item):
+    return [c.status for c in item.status.conditions or [] if c.type == "Ready"] == ["True"]
+
+
+def taints(item):
+    """(key, value, effect) of the taints the roles and k3s configure (not the node lifecycle
+    controller's node.kubernetes.io/* ones)."""
+    return [(t.key, t.value, t.effect) for t in item.spec.taints or [] if not t.key.startswith("node.kubernetes.io/")]
+
+
+def addresses(item, kind="InternalIP"):
+    return [a.address for a in item.status.addresses or [] if a.type == kind]

@@ -60,13 +60,26 @@ t0=$(date +%s)
 # The version the components report (/version), as Kubernetes' and k3s's builds stamp it.
 kversion=$(sed -n 's/^\tk8s.io\/kubernetes v//p' "$KUBE_SRC/go.mod")
 v=k8s.io/component-base/version
-build=(nice -n 10 go build -mod=readonly -trimpath -ldflags "-s -w -checklinkname=0 -X $v.gitVersion=v$kversion \
-  -X $v.gitMajor=${kversion%%.*} -X $v.gitMinor=$(echo "$kversion" | cut -d. -f2) -X $v.gitTreeState=clean")
+vflags="-X $v.gitVersion=v$kversion -X $v.gitMajor=${kversion%%.*} -X $v.gitMinor=$(echo "$kversion" | cut -d. -f2) \
+  -X $v.gitTreeState=clean"
+build=(nice -n 10 go build -mod=readonly -trimpath)
 # providerless: without the in-tree cloud providers (GCE/AWS/Azure/vSphere SDKs), as k3s builds.
-(cd "$KUBE_SRC" && CGO_ENABLED=1 "${build[@]}" -tags providerless -o "$tmp/jc-kube" .)
+# Static, like k3s's own binary: the k3s double runs it inside the test containers (Debian
+# bookworm, Ubuntu 18.04's older glibc, an arm64 rootfs under qemu-user where an x86-64 static
+# binary still runs natively on this kernel), from a read-only bind mount of this directory.
+# cgo is only kine's SQLite (mattn/go-sqlite3), linked statically against glibc: netgo/osusergo
+# keep the resolver and user lookups in Go (glibc's NSS cannot be linked statically) and
+# sqlite_omit_load_extension drops SQLite's dlopen.
+(cd "$KUBE_SRC" && CGO_ENABLED=1 "${build[@]}" -tags providerless,netgo,osusergo,sqlite_omit_load_extension \
+  -ldflags "-s -w -checklinkname=0 -linkmode external -extldflags -static $vflags" -o "$tmp/jc-kube" .)
+if readelf -l "$tmp/jc-kube" | grep -q 'program interpreter'; then
+  echo "ERROR: jc-kube is not statically linked (it asks for a program interpreter)" >&2
+  exit 1
+fi
 "$tmp/jc-kube" version >&2
 # kwok, the node stand-in, from its own module (tests/kube/kwok/tools.go says why).
-(cd "$KUBE_SRC/kwok" && CGO_ENABLED=0 "${build[@]}" -o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok)
+(cd "$KUBE_SRC/kwok" && CGO_ENABLED=0 "${build[@]}" -ldflags "-s -w -checklinkname=0 $vflags" -o "$tmp/kwok" \
+  sigs.k8s.io/kwok/cmd/kwok)
 "$tmp/kwok" --version >&2
 mkdir -p "$tmp/out"
 mv "$tmp/jc-kube" "$tmp/kwok" "$tmp/out/"

@@ -1,7 +1,10 @@
 """State of a k3s server and two agents after converge (+ idempotence).
 
 The process named k3s is the test double (tests/doubles/k3s/fake-k3s), which records what it
-was given under /var/lib/rancher/k3s/test-double/. Everything else is the real system state.
+was given under /var/lib/rancher/k3s/test-double/ and runs the real control plane (jc-kube: kine,
+kube-apiserver, controller manager, scheduler); kwok, on the server, is the stand-in for the nodes'
+kubelets (it keeps the registered Nodes Ready). The Node objects are checked through the real API
+with the kubeconfig the role fetched. Everything else is the real system state.
 """
 
 import base64
@@ -16,7 +19,8 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_common"))
 from k3s_testlib import (  # noqa: E402
-    CONTROL_PLANE_TAINT, EPHEMERAL, digest, env_file, node, read_json, read_yaml, release_sha256)
+    CONTROL_PLANE_TAINT, EPHEMERAL, KWOK_ANNOTATION, addresses, api_nodes, core_api, digest, env_file, is_ready,
+    node, read_json, read_yaml, release_sha256, taints)
 
 VERSION = "v1.30.14+k3s1"
 SERVER = "k3s-cluster-server"
@@ -97,8 +101,68 @@ def test_server_started_once_across_converge_and_idempotence(server):
     assert read_json(server, DOUBLE + "/server.json")["starts"] == 1
 
 
-def test_server_registered_itself_tainted(registered):
-    assert registered[SERVER]["taints"] == [CONTROL_PLANE_TAINT]
+@pytest.fixture(scope="module")
+def nodes():
+    return api_nodes()
+
+
+def test_every_node_is_registered_and_ready(nodes):
+    assert sorted(nodes) == sorted([SERVER] + list(AGENTS))
+    assert [name for name, item in sorted(nodes.items()) if not is_ready(item)] == []
+
+
+def test_the_master_carries_the_control_plane_taint_and_role_labels(nodes):
+    master = nodes[SERVER]
+    assert taints(master) == [("node-role.kubernetes.io/control-plane", "true", "NoSchedule")]
+    assert CONTROL_PLANE_TAINT == "node-role.kubernetes.io/control-plane=true:NoSchedule"
+    assert (master.metadata.labels["node-role.kubernetes.io/control-plane"],
+            master.metadata.labels["node-role.kubernetes.io/master"]) == ("true", "true")
+    assert "node-type" not in master.metadata.labels
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_workers_carry_the_worker_label_and_no_taint(nodes, name):
+    assert nodes[name].metadata.labels["node-type"] == "worker"
+    assert taints(nodes[name]) == []
+    assert "node-role.kubernetes.io/control-plane" not in nodes[name].metadata.labels
+
+
+@pytest.mark.parametrize("name, address", [(SERVER, "172.30.40.10")] + sorted(AGENTS.items()))
+def test_nodes_report_their_node_ip_and_the_k3s_version(nodes, name, address):
+    item = nodes[name]
+    assert addresses(item) == [address]
+    assert item.status.node_info.kubelet_version == VERSION
+    assert item.status.node_info.architecture == item.metadata.labels["kubernetes.io/arch"] == "amd64"
+    # docker: true: the runtime the node reports is the node's Docker (no pod runs through it: kwok).
+    assert item.status.node_info.container_runtime_version.startswith("docker://")
+
+
+@pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
+def test_nodes_are_played_by_kwok_the_node_stand_in(nodes, name):
+    assert nodes[name].metadata.annotations[KWOK_ANNOTATION] == "fake"
+
+
+def test_pod_cidrs_come_from_the_inventorys_cluster_cidr(nodes):
+    # kube-controller-manager --cluster-cidr=10.52.0.0/16 --allocate-node-cidrs, from config.yaml.
+    cidrs = sorted(item.spec.pod_cidr for item in nodes.values())
+    assert len(set(cidrs)) == 3 and all(cidr.startswith("10.52.") and cidr.endswith("/24") for cidr in cidrs)
+
+
+def test_services_get_addresses_from_the_inventorys_service_cidr():
+    # kube-apiserver --service-cluster-ip-range=10.53.0.0/16: the first address is the API's own.
+    assert core_api().read_namespaced_service("kubernetes", "default").spec.cluster_ip == "10.53.0.1"
+
+
+def test_the_server_runs_the_real_control_plane_on_kine_and_sqlite(server):
+    record = read_json(server, DOUBLE + "/server.json")
+    assert sorted(record["components"]) == ["kine", "kube-apiserver", "kube-controller-manager",
+                                            "kube-scheduler", "kwok"]
+    for name, pid in record["components"].items():
+        assert server.file("/proc/%d/exe" % pid).linked_to in ("/opt/jc-kube/jc-kube", "/opt/jc-kube/kwok"), name
+    assert server.file("/var/lib/rancher/k3s/server/db/state.db").is_file
+    # The API server listens on 127.0.0.1:6444 only; 6443 is k3s's supervisor in front of it.
+    assert server.socket("tcp://127.0.0.1:6444").is_listening
+    assert not server.socket("tcp://0.0.0.0:6444").is_listening
 
 
 def test_kubectl_is_a_link_to_k3s(server):
@@ -128,10 +192,10 @@ def test_agent_process_got_url_and_token(name, server_token):
 
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
-def test_agent_registered_once_as_a_worker(name, registered):
-    entry = registered[name]
-    assert (entry["registrations"], entry["labels"], entry["node_ip"]) == (
-        1, ["node-type=worker"], [AGENTS[name]])
+def test_agent_joined_once_with_the_token(name, registered):
+    # The supervisor's record of kubelet certificates it handed out for the token (nodes.json):
+    # once per agent across converge, idempotence and agent1's second run.
+    assert (registered[name]["registrations"], registered[name]["address"]) == (1, AGENTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(AGENTS))

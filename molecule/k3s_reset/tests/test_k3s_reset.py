@@ -31,6 +31,8 @@ def test_systemd_no_longer_knows_the_unit(name, unit):
 @pytest.mark.parametrize("name", [SERVER, AGENT])
 def test_no_k3s_process_is_left(name):
     assert node(name).run("pgrep -f '[/]usr/local/bin/k3s'").rc == 1
+    # Nor any of the control plane's processes the double ran (kine, kube-*, kwok).
+    assert node(name).run("pgrep -f '[/]opt/jc-kube/'").rc == 1
 
 
 def test_containers_kubernetes_made_are_removed():

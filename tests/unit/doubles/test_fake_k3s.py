@@ -137,6 +137,65 @@ def test_appending_keys_and_short_aliases_are_flags_too(built_module):
     built_module.check_settings("server", "config.yaml", {"node-label+": ["a=b"], "d": "/srv/k3s"}, {"o": ["k.yaml"]})
 
 
+# ---------------------------------------------------------------- what the double honours (the real control plane)
+
+
+# The custom configs carry extra_config keys: flannel-backend and kubelet-arg cannot be honoured
+# (no flannel, no kubelet: kwok plays the nodes), so the double refuses them instead of ignoring them.
+REFUSED = {"server-default": "", "agent-default": "", "server-custom": "flannel-backend", "agent-custom": "kubelet-arg"}
+
+
+@pytest.mark.parametrize("path, command", GOLDEN_BY_COMMAND, ids=[path.parent.name for path, _ in GOLDEN_BY_COMMAND])
+def test_the_double_honours_what_the_roles_write_and_refuses_what_it_cannot(built_module, path, command, capsys):
+    config = built_module.parse_config(path.read_text())
+    settings = dict((key.rstrip("+"), value) for key, value in config.items())
+    if not REFUSED[path.parent.name]:
+        built_module.check_honoured(command, settings)
+        return
+    with pytest.raises(SystemExit):
+        built_module.check_honoured(command, settings)
+    assert "cannot honour %s (k3s %s)" % (REFUSED[path.parent.name], command) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, line", [("server", "flannel-backend: none"), ("server", "disable-scheduler: true"),
+                                           ("agent", "kubelet-arg: [max-pods=30]"), ("server", "protect-kernel-defaults: true")])
+def test_a_k3s_setting_the_double_cannot_honour_stops_it_loudly(built, tmp_path, command, line):
+    config = tmp_path / "config.yaml"
+    config.write_text(line.replace("[max-pods=30]", "\n  - max-pods=30") + "\n")
+    result = run_double(built, command, "--config", str(config), env={"K3S_DOUBLE_JC_KUBE_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "the k3s test double cannot honour %s (k3s %s)" % (line.split(":")[0], command) in result.stderr
+
+
+def test_the_server_stops_loudly_without_the_real_components(built, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("node-taint:\n  - node-role.kubernetes.io/control-plane=true:NoSchedule\n")
+    result = run_double(built, "server", "--config", str(config), "--data-dir", str(tmp_path / "data"),
+                        env={"K3S_DOUBLE_JC_KUBE_DIR": str(tmp_path / "absent")})
+    assert result.returncode == 1
+    assert "%s/jc-kube is missing" % (tmp_path / "absent") in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("text, taint", [
+    ("node-role.kubernetes.io/control-plane=true:NoSchedule",
+     {"key": "node-role.kubernetes.io/control-plane", "value": "true", "effect": "NoSchedule"}),
+    ("dedicated:NoExecute", {"key": "dedicated", "effect": "NoExecute"})])
+def test_node_taints_in_k3s_syntax_become_node_taints(built_module, text, taint):
+    assert built_module.parse_taint(text) == taint
+
+
+@pytest.mark.parametrize("text", ["gpu=true", "gpu=true:NoScheduled"])
+def test_a_malformed_node_taint_stops_the_double(built_module, text):
+    with pytest.raises(SystemExit):
+        built_module.parse_taint(text)
+
+
+def test_the_first_service_address_is_the_api_servers(built_module):
+    assert built_module.first_service_ip("10.53.0.0/16") == "10.53.0.1"
+    assert built_module.first_service_ip("10.43.0.0/16") == "10.43.0.1"
+
+
 # ---------------------------------------------------------------- ctr: no containerd with --docker
 
 
