@@ -121,7 +121,9 @@ def kube_node(tmp_path_factory):
     run("docker", "volume", "rm", "-f", VOLUME, check=False)
     caps = sum((["--cap-add", cap] for cap in HOST_VARS["systemd_host_capabilities"]), [])
     opts = sum((["--security-opt", opt] for opt in HOST_VARS["systemd_host_security_opts"]), [])
-    vols = sum((["-v", vol] for vol in HOST_VARS["systemd_host_volumes"]), [])
+    # The plain list (systemd_host_volumes adds the /opt/jc-kube mount through a template; this
+    # test copies its binaries in itself).
+    vols = sum((["-v", vol] for vol in HOST_VARS["systemd_host_base_volumes"]), [])
     tmpfs = sum((["--tmpfs", path] for path in HOST_VARS["systemd_host_tmpfs"]), [])
     run("docker", "run", "-d", "--name", NODE, "--hostname", "kube-node", "--cap-drop", "ALL", *caps, *opts,
         "--cgroupns=host", *vols, *tmpfs, "--device", "/dev/kmsg", "-v", "%s:/var/lib/docker" % VOLUME,
