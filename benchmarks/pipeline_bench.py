@@ -28,9 +28,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = os.path.join(ROOT, "roles", "pipeline_workload", "files")
 sys.path.insert(0, FILES)
+sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
 
 from jc_pipeline import metrics, ops, sink, wire  # noqa: E402
 from jc_pipeline.local import LocalChain  # noqa: E402
+import pipeline_matrix  # noqa: E402
 
 SIZES = ["128x128", "256x256", "512x512", "1024x1024", "1280x720"]
 
@@ -44,9 +46,8 @@ def monolith(key, count, cpu, digest=False):
     return json.loads(out.stdout)
 
 
-def images_for(size, pixels_per_run, least=30, most=1000):
-    width, height = (int(v) for v in size.split("x"))
-    return max(least, min(most, pixels_per_run // (width * height)))
+def images_for(size, pixels_per_run):
+    return pipeline_matrix.images_per_run(size, pixels_per_run, least=30, most=1000)
 
 
 def main():

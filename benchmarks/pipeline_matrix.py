@@ -93,9 +93,8 @@ def in_container(image, *args):
     return json.loads(proc.stdout)
 
 
-def images_for(size, pixels_per_run, least=10, most=500):
-    width, height = (int(v) for v in size.split("x"))
-    return max(least, min(most, pixels_per_run // (width * height)))
+def images_for(size, pixels_per_run):
+    return pipeline_matrix.images_per_run(size, pixels_per_run, least=10, most=500)
 
 
 def main():

@@ -48,6 +48,13 @@ def _check_size(size):
     return size
 
 
+def images_per_run(size, pixels_per_run, least, most):
+    """How many images of `size` one timed run streams: about `pixels_per_run` pixels, so that
+    every size takes a similar time, kept within [least, most]."""
+    width, height = (int(v) for v in _check_size(size).split("x"))
+    return max(least, min(most, pixels_per_run // (width * height)))
+
+
 def expand(depths=DEPTHS, sizes=SIZES, placements=None):
     """Every run of the matrix: dicts depth, placement, size, in that nesting order.
 

@@ -73,3 +73,12 @@ def test_a_placement_without_its_monolith_is_refused():
     only_s = [r for r in runs() if r.get("node") != "E"]
     with pytest.raises(pm.PipelineMatrixError, match="no monolith run on an E node at 128x128 to compare ES"):
         pm.aggregate(only_s)
+
+
+def test_images_per_run_spends_about_the_same_pixels_on_every_size_within_its_bounds():
+    # 20,000,000 pixels: 1280x720 = 921,600 -> 21 images; 128x128 would be 1,220, capped at 500.
+    assert pm.images_per_run("1280x720", 20000000, least=10, most=500) == 21
+    assert pm.images_per_run("128x128", 20000000, least=10, most=500) == 500
+    assert pm.images_per_run("1024x1024", 5000000, least=10, most=500) == 10
+    with pytest.raises(pm.PipelineMatrixError, match="not <width>x<height>"):
+        pm.images_per_run("1280", 20000000, least=10, most=500)
