@@ -60,6 +60,15 @@ def _depths(results):
     return sorted(int(k[5:]) for k in entry if k.startswith("depth"))
 
 
+def _size_axis(ax, sizes, ylabel, title):
+    """The x axis of a panel by image size (one tick per size, in _sizes' order), its labels, legend."""
+    ax.set_xticks(range(len(sizes)))
+    ax.set_xticklabels(sizes, fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6)
+
+
 def latency_by_size(ax, results):
     sizes, _ = _sizes(results)
     xs = list(range(len(sizes)))  # ordered by pixels; 1280x720 and 1024x1024 are close
@@ -72,11 +81,7 @@ def latency_by_size(ax, results):
         ax.plot(xs, [1000 * i["computation"] for i in items], "--", color=line.get_color(), alpha=0.6,
                 label="%d st. computation" % depth)
     ax.set_yscale("log")
-    ax.set_xticks(xs)
-    ax.set_xticklabels(sizes, fontsize=7)
-    ax.set_ylabel("ms per image (paced, median)")
-    ax.set_title("Latency by image size", fontsize=9)
-    ax.legend(fontsize=6)
+    _size_axis(ax, sizes, "ms per image (paced, median)", "Latency by image size")
 
 
 def ccr_by_size(ax, results):
@@ -89,11 +94,7 @@ def ccr_by_size(ax, results):
             ax.plot(xs, [i["ccr_cpu_throughput"] for i in items], "--s", color=line.get_color(),
                     label="%d st., process CPU" % depth)
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_xticks(xs)
-    ax.set_xticklabels(sizes, fontsize=7)
-    ax.set_ylabel("CCR (communication / computation)")
-    ax.set_title("CCR by image size", fontsize=9)
-    ax.legend(fontsize=6)
+    _size_axis(ax, sizes, "CCR (communication / computation)", "CCR by image size")
 
 
 def fps_by_depth(ax, results):
@@ -110,11 +111,8 @@ def fps_by_depth(ax, results):
         else:
             ax.plot(xs, [i["bound_speedup"] for i in items], "k_", markersize=8)
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(sizes)))
-    ax.set_xticklabels(sizes, fontsize=7)
-    ax.set_ylabel("fps / monolith fps (median of runs)")
-    ax.set_title("Throughput by depth (bars; ticks: the CPU bound, else the paced one)", fontsize=9)
-    ax.legend(fontsize=6)
+    _size_axis(ax, sizes, "fps / monolith fps (median of runs)",
+               "Throughput by depth (bars; ticks: the CPU bound, else the paced one)")
 
 
 def fps_by_placement(ax, rows):
