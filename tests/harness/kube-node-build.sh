@@ -28,8 +28,7 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-key=$( { cat "$0"; go version; cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
-  | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16)
+key=$(go_content_key "$0" "$SRC")
 out="$KUBE_NODE_CACHE/$key"
 
 if [ "${1:-}" = "--path" ]; then

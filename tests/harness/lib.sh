@@ -34,3 +34,11 @@ apt_ensure() {
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# The content key of a Go build cached outside the checkout: the build script (it holds the build
+# flags), `go version`, and every Go source, go.mod and go.sum under the source directory.
+#   go_content_key <build script> <source dir>
+go_content_key() {
+  { cat "$1"; go version; cd "$2" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
+    | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16
+}
