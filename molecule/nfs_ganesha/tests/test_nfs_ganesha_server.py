@@ -2,6 +2,8 @@
 
 import json
 
+from dataset_checks import image_size, served_files, sha256sums
+
 testinfra_hosts = ["nfs-ganesha-server"]
 
 TOOL = "/usr/local/bin/jc_dataset.py"
@@ -43,31 +45,15 @@ COUNT, WIDTH, HEIGHT = 24, 160, 120
 IMAGES = ["img_%06d.jpg" % i for i in range(COUNT)]
 
 
-def jpeg_size(data):
-    """(width, height) from a JPEG's start-of-frame segment."""
-    assert data[:2] == b"\xff\xd8", "not a JPEG"
-    pos = 2
-    while pos + 9 < len(data):
-        assert data[pos] == 0xFF, "broken JPEG segment at byte %d" % pos
-        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            return int.from_bytes(data[pos + 7:pos + 9], "big"), int.from_bytes(data[pos + 5:pos + 7], "big")
-        pos += 2 + length
-    raise AssertionError("no start-of-frame segment")
-
-
 def test_dataset_has_exactly_the_requested_jpegs(host):
-    found = host.check_output("find /nfs/images -type f ! -name manifest.json -printf '%P\\n' | sort").splitlines()
-    assert found == IMAGES
+    assert served_files(host) == IMAGES
     for name in IMAGES:
-        assert jpeg_size(host.file("/nfs/images/" + name).content) == (WIDTH, HEIGHT), name
+        assert image_size(host, name) == (WIDTH, HEIGHT), name
 
 
 def test_manifest_checksums_match_sha256sum(host):
     manifest = json.loads(host.file("/nfs/images/manifest.json").content_string)
-    sums = dict(reversed(line.split("  ", 1)) for line in
-                host.check_output("cd /nfs/images && sha256sum " + " ".join(IMAGES)).splitlines())
-    assert {entry["path"]: entry["sha256"] for entry in manifest["files"]} == sums
+    assert {entry["path"]: entry["sha256"] for entry in manifest["files"]} == sha256sums(host, IMAGES)
 
 
 def test_results_directory_belongs_to_the_squashed_user(host):
