@@ -43,6 +43,10 @@ CASES = {
         "nfs_server_address": "nas.lan",
         "nfs_server_check_job_node_selector": {},
     },
+    "local_pv": {
+        "nfs_server_pv_source": "local",
+        "nfs_server_pv_local_nodes": ["worker1", "worker2"],
+    },
 }
 
 

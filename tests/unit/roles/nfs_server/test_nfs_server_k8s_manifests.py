@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[4]
 MANIFESTS = ["k8s_persistentvolume.yml", "k8s_persistentvolumeclaim.yml", "k8s_check-job.yml"]
-CASES = ["default", "custom_k8s"]
+CASES = ["default", "custom_k8s", "local_pv"]
 
 
 def pinned_kubernetes_version():
@@ -103,3 +103,19 @@ def test_check_job_fails_without_a_manifest(rendered):
     command = objects(rendered, "default")["k8s_check-job.yml"]["spec"]["template"]["spec"]["containers"][0]
     assert "test -s /data/images/manifest.json" in command["command"][-1]
     assert objects(rendered, "default")["k8s_check-job.yml"]["spec"]["backoffLimit"] == 0
+
+
+def test_local_source_is_a_named_stand_in_on_the_listed_nodes_with_the_same_claim(rendered):
+    """nfs_server_pv_source: local (the container lab, no NFS client): a local volume on each
+    listed node, labelled as the stand-in it is; claim, access mode and binding unchanged."""
+    pv = objects(rendered, "local_pv")["k8s_persistentvolume.yml"]
+    nfs_pv = objects(rendered, "default")["k8s_persistentvolume.yml"]
+    assert "nfs" not in pv["spec"] and "mountOptions" not in pv["spec"]
+    assert pv["spec"]["local"] == {"path": "/nfs/images"}
+    term = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert term == [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                           "values": ["worker1", "worker2"]}]}]
+    assert pv["metadata"]["labels"]["edgeai.jc/stand-in"] == "local-copy-of-the-nfs-export"
+    for key in ("accessModes", "claimRef", "storageClassName", "capacity"):
+        assert pv["spec"][key] == nfs_pv["spec"][key]
+    assert "edgeai.jc/stand-in" not in nfs_pv["metadata"]["labels"]
