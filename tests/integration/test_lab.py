@@ -133,7 +133,9 @@ def lab(tmp_path):
         subnet = _free_subnet()
         extra = names + ["-e", f"lab_lan_subnet={subnet}",
                          "-e", f"lab_cache_dir={ROOT / '.cache' / NAME}",
-                         "-e", f"lab_worker_arch={os.environ.get('EDGEAI_JC_LAB_WORKER_ARCH', 'amd64')}"]
+                         "-e", f"lab_worker_arch={os.environ.get('EDGEAI_JC_LAB_WORKER_ARCH', 'amd64')}",
+                         # Kubernetes, never silently left out: make test's bootstrap builds it.
+                         "-e", "lab_kubernetes=true"]
         try:
             rc, _recap, output = _playbook(logs, "lab-up", "playbooks/lab.yml", *extra)
             assert rc == 0, "playbooks/lab.yml failed:\n" + _tail(output)
@@ -152,7 +154,7 @@ def _inventory_names_the_four_containers(inventory):
     hosts = (inventory / "hosts.yml").read_text()
     for container in (f"{NAME}-gateway", f"{NAME}-master", f"{NAME}-worker1", f"{NAME}-worker2"):
         assert f"ansible_host: {container}" in hosts
-    assert "cluster_kubernetes: false" in (inventory / "group_vars" / "all" / "lab.yml").read_text()
+    assert "cluster_kubernetes: true" in (inventory / "group_vars" / "all" / "lab.yml").read_text()
 
 
 def _site_converges(lab):
@@ -161,8 +163,8 @@ def _site_converges(lab):
     assert sorted(recap) == sorted(HOSTS + [CONTROLLER])
     summary = output.rsplit("TASK [Summary]", 1)[-1]
     assert "site.yml: the cluster is set up" in summary and "  k3s_agents: worker1, worker2" in summary, summary
-    # The lab runs no k3s: no kubeconfig to name.
-    assert "kubeconfig" not in summary, summary
+    # The summary names the kubeconfig k3s_server wrote for the controller.
+    assert f"kubeconfig: {lab['inventory'] / 'kubeconfig.yaml'}" in summary, summary
     assert all(stats["failed"] == 0 and stats["unreachable"] == 0 for stats in recap.values()), recap
 
 
@@ -173,6 +175,53 @@ def _second_site_run_changes_nothing(lab):
     changed = {host: stats["changed"] for host, stats in recap.items() if stats["changed"]}
     assert changed == {}, f"changed on the second run {changed}:\n" + "\n".join(
         line for line in output.splitlines() if line.startswith("changed:"))
+
+
+def _kube(lab):
+    from kubernetes import client, config  # the controller's kubernetes client (kubernetes.core's)
+
+    api = config.new_client_from_config(str(lab["inventory"] / "kubeconfig.yaml"))
+    return client.CoreV1Api(api), client.BatchV1Api(api)
+
+
+def _cluster_has_the_nodes_taint_labels_and_claim_the_roles_asked_for(lab):
+    # The k3s test double's control plane is the real one (kube-apiserver, controllers,
+    # scheduler): what the roles set is read back from it, as kubectl would.
+    core, _batch = _kube(lab)
+    nodes = {node.metadata.name: node for node in core.list_node().items}
+    assert sorted(nodes) == ["master", "worker1", "worker2"], sorted(nodes)
+    for name, node in nodes.items():
+        ready = [c.status for c in node.status.conditions if c.type == "Ready"]
+        assert ready == ["True"], f"{name} is not Ready: {node.status.conditions}"
+    taints = [(t.key, t.effect) for t in nodes["master"].spec.taints or []]
+    assert ("node-role.kubernetes.io/control-plane", "NoSchedule") in taints, taints
+    for worker in ("worker1", "worker2"):
+        assert nodes[worker].metadata.labels.get("node-type") == "worker", nodes[worker].metadata.labels
+        assert not nodes[worker].spec.taints, nodes[worker].spec.taints
+    claim = core.read_namespaced_persistent_volume_claim("nfs-images", "default")
+    assert claim.status.phase == "Bound", claim.status
+    volume = core.read_persistent_volume(claim.spec.volume_name)
+    # No NFS client in the containers: the named stand-in, a local volume on the workers.
+    assert volume.metadata.labels["edgeai.jc/stand-in"] == "local-copy-of-the-nfs-export"
+    assert volume.spec.nfs is None and volume.spec.local.path == "/nfs/images"
+
+
+def _jobs_ran_on_the_workers_one_pod_per_index(lab):
+    # The benchmark's last Jobs stay for inspection: every index ran once, on a worker, never on
+    # the tainted master (the reference build's throttled master).
+    core, batch = _kube(lab)
+    jobs = [job for job in batch.list_namespaced_job("default").items if job.metadata.name.startswith("jc-infer-")]
+    assert sorted(job.metadata.name for job in jobs) == [
+        "jc-infer-files-1", "jc-infer-files-2", "jc-infer-synthetic-1", "jc-infer-synthetic-2"], jobs
+    for job in jobs:
+        assert job.spec.completion_mode == "Indexed" and job.status.succeeded == job.spec.completions, job.status
+        pods = core.list_namespaced_pod("default", label_selector=f"edgeai.jc/run={job.metadata.name}").items
+        placed = sorted((int(pod.metadata.annotations["batch.kubernetes.io/job-completion-index"]),
+                         pod.spec.node_name, pod.status.phase) for pod in pods)
+        assert [index for index, _node, _phase in placed] == list(range(job.spec.completions)), placed
+        assert all(node in ("worker1", "worker2") and phase == "Succeeded" for _i, node, phase in placed), placed
+        if job.spec.completions == 2:
+            assert {node for _i, node, _phase in placed} == {"worker1", "worker2"}, placed
 
 
 def _nodes_reach_upstream_through_the_gateways_nat():
@@ -261,8 +310,10 @@ def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
 def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(lab, tmp_path):
     _inventory_names_the_four_containers(lab["inventory"])
     _site_converges(lab)
+    _cluster_has_the_nodes_taint_labels_and_claim_the_roles_asked_for(lab)
     _second_site_run_changes_nothing(lab)
     _nodes_reach_upstream_through_the_gateways_nat()
     _gateway_answers_dns_for_the_lan(lab)
     _nodes_sync_their_clock_from_the_gateway(lab)
     _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
+    _jobs_ran_on_the_workers_one_pod_per_index(lab)
