@@ -18,7 +18,9 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import netaddr
 import pytest
@@ -305,6 +307,48 @@ def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
         agg = run["aggregate"]
         assert agg["images"] > 0 and agg["throughput"] > 0, run
         assert agg["missing_indices"] == [] and agg["duplicate_indices"] == [], run
+    return report
+
+
+PROMETHEUS_API = """
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9090/api/v1/" + sys.argv[1], timeout=10).read().decode())
+"""
+
+
+def _prometheus(path):
+    body = json.loads(_docker("exec", f"{NAME}-gateway", "python3", "-c", PROMETHEUS_API, path).stdout)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def _prometheus_eventually(what, path, predicate, timeout=180):
+    deadline = time.time() + timeout
+    while True:
+        data = _prometheus(path)
+        if predicate(data):
+            return data
+        assert time.time() < deadline, f"{what}: Prometheus still answers {data}"
+        time.sleep(5)
+
+
+def _prometheus_sees_every_node_and_the_benchmark(lab, report):
+    # The monitoring role (site.yml) on the lab: every target up, node metrics for every host, and
+    # each workload's image counter from the pods' textfiles equal to the report's last run.
+    hosts = ["laptop", "master", "worker1", "worker2"]  # the inventory's four (hosts.yml.j2)
+    _prometheus_eventually("every target up", "targets", lambda d: d["activeTargets"] and all(
+        t["health"] == "up" for t in d["activeTargets"]))
+    nodes = _prometheus_eventually("node metrics of every host", "query?query=" + quote("count by (node) (node_load1)"),
+                                   lambda d: len(d["result"]) == len(hosts))
+    assert sorted(r["metric"]["node"] for r in nodes["result"]) == hosts
+    runs = json.loads((report / "results.json").read_text())["runs"]
+    for workload in ("synthetic", "files"):
+        last = [run for run in runs if run["workload"] == workload][-1]
+        expr = 'sum(jc_infer_images_total{workload="%s", total_jobs="%d"})' % (workload, last["jobs"])
+        counted = _prometheus_eventually(f"{workload}'s image counter", "query?query=" + quote(expr),
+                                         lambda d: d["result"] and float(d["result"][0]["value"][1]) ==
+                                         last["aggregate"]["images"])
+        assert float(counted["result"][0]["value"][1]) == last["aggregate"]["images"]
 
 
 def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(lab, tmp_path):
@@ -315,5 +359,6 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     _nodes_reach_upstream_through_the_gateways_nat()
     _gateway_answers_dns_for_the_lan(lab)
     _nodes_sync_their_clock_from_the_gateway(lab)
-    _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
+    report = _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
     _jobs_ran_on_the_workers_one_pod_per_index(lab)
+    _prometheus_sees_every_node_and_the_benchmark(lab, report)
