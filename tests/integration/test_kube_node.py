@@ -3,8 +3,8 @@ unprivileged systemd host containers (issue 17, stage 2; tests/kube/README.md, "
 
 The node is a systemd container made exactly as the lab and Molecule make one
 (playbooks/vars/systemd_host.yml: explicit capability list, no --privileged, cgroup v1, host cgroup
-namespace) plus what stage 2 needs and the README explains: the device /dev/kmsg (the kubelet's
-OOM watcher opens it; CAP_SYSLOG is already granted), /var/lib/docker on a volume, Debian's
+namespace, its devices: /dev/kmsg for the kubelet's OOM watcher; its read-only mounts of the
+builds at /opt/jc-kube, /opt/jc-kube-node and /opt/jc-runc) plus /var/lib/docker on a volume, Debian's
 docker.io (Docker 20.10, the node's Docker), and the kernel tunables the kubelet insists on shown
 to it inside the container (bind-mounted files over /proc/sys, never written to the machine).
 
@@ -121,12 +121,15 @@ def kube_node(tmp_path_factory):
     run("docker", "volume", "rm", "-f", VOLUME, check=False)
     caps = sum((["--cap-add", cap] for cap in HOST_VARS["systemd_host_capabilities"]), [])
     opts = sum((["--security-opt", opt] for opt in HOST_VARS["systemd_host_security_opts"]), [])
-    # The plain list (systemd_host_volumes adds the /opt/jc-kube mount through a template; this
-    # test copies its binaries in itself).
-    vols = sum((["-v", vol] for vol in HOST_VARS["systemd_host_base_volumes"]), [])
+    # systemd_host_volumes, rendered: the plain list plus the builds at the paths the recipe mounts
+    # them (/opt/jc-kube, /opt/jc-kube-node, /opt/jc-runc; read-only), and systemd_host_devices.
+    vols = sum((["-v", vol] for vol in HOST_VARS["systemd_host_base_volumes"] + [
+        "%s:/opt/jc-kube:ro" % kubelet_binary.parent, "%s:/opt/jc-kube-node:ro" % node_dir,
+        "%s:/opt/jc-runc:ro" % JC_RUNC]), [])
+    devices = sum((["--device", device] for device in HOST_VARS["systemd_host_devices"]), [])
     tmpfs = sum((["--tmpfs", path] for path in HOST_VARS["systemd_host_tmpfs"]), [])
     run("docker", "run", "-d", "--name", NODE, "--hostname", "kube-node", "--cap-drop", "ALL", *caps, *opts,
-        "--cgroupns=host", *vols, *tmpfs, "--device", "/dev/kmsg", "-v", "%s:/var/lib/docker" % VOLUME,
+        "--cgroupns=host", *vols, *tmpfs, *devices, "-v", "%s:/var/lib/docker" % VOLUME,
         "--label", "edgeai.jc.owner=pytest-kube-node", HOST_VARS["systemd_host_images"]["amd64"], "/lib/systemd/systemd")
     try:
         for _ in range(60):
@@ -137,15 +140,11 @@ def kube_node(tmp_path_factory):
         node("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
              "--no-install-recommends docker.io iptables >/dev/null", timeout=900)
         node("sh", "-c", "for _ in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
-        run("docker", "cp", str(kubelet_binary), "%s:/usr/local/bin/jc-kube" % NODE)
-        run("docker", "cp", str(node_dir / "cri-dockerd"), "%s:/usr/local/bin/cri-dockerd" % NODE)
         # The node's Docker runs containers through jc-runc (runc, negative OOM scores clamped to 0).
-        run("docker", "cp", str(JC_RUNC), "%s:/usr/local/bin/jc-runc" % NODE)
         node("sh", "-c", "cat > /etc/docker/daemon.json && systemctl restart docker", input=json.dumps(
-            {"runtimes": {"jc-runc": {"path": "/usr/local/bin/jc-runc"}}, "default-runtime": "jc-runc"}))
+            {"runtimes": {"jc-runc": {"path": "/opt/jc-runc"}}, "default-runtime": "jc-runc"}))
         node("sh", "-c", "for _ in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
-        node("mkdir", "-p", "/opt/cni/bin", "/etc/cni/net.d", "/etc/kubernetes/manifests", "/run/jc-sysctl")
-        run("docker", "cp", "%s/cni/." % node_dir, "%s:/opt/cni/bin/" % NODE)
+        node("mkdir", "-p", "/etc/cni/net.d", "/etc/kubernetes/manifests", "/run/jc-sysctl")
         node("sh", "-c", "cat > /etc/cni/net.d/10-jc-pods.conflist", input=json.dumps(CNI_CONFIG))
         node("sh", "-c", "cat > /etc/kubernetes/kubelet.yaml", input=yaml.safe_dump(KUBELET_CONFIG))
         for key, value in TUNABLES.items():
@@ -165,10 +164,10 @@ def kube_node(tmp_path_factory):
             subprocess.run(["docker", "save", IMPORTED], stdout=out, check=True, timeout=300)
         run("docker", "cp", str(tmp / "ctr-import.tar"), "%s:/root/ctr-import.tar" % NODE)
         node("ctr", "-n", "k8s.io", "images", "import", "/root/ctr-import.tar")
-        node("systemd-run", "--unit=cri-docker", "/usr/local/bin/cri-dockerd",
+        node("systemd-run", "--unit=cri-docker", "/opt/jc-kube-node/cri-dockerd",
              "--container-runtime-endpoint=unix:///run/cri-dockerd.sock", "--network-plugin=cni",
-             "--cni-bin-dir=/opt/cni/bin", "--cni-conf-dir=/etc/cni/net.d", "--pod-infra-container-image=" + PAUSE)
-        node("systemd-run", "--unit=kubelet", "/usr/local/bin/jc-kube", "kubelet", "--v=2",
+             "--cni-bin-dir=/opt/jc-kube-node/cni", "--cni-conf-dir=/etc/cni/net.d", "--pod-infra-container-image=" + PAUSE)
+        node("systemd-run", "--unit=kubelet", "/opt/jc-kube/jc-kube", "kubelet", "--v=2",
              "--config=/etc/kubernetes/kubelet.yaml", "--container-runtime-endpoint=unix:///run/cri-dockerd.sock",
              "--hostname-override=" + NODE_NAME)
         for name, tag in (("image-docker-load", LOADED), ("image-ctr-import", IMPORTED)):

@@ -2,16 +2,21 @@
 
 The process named k3s is the test double (tests/doubles/k3s/fake-k3s), which records what it
 was given under /var/lib/rancher/k3s/test-double/ and runs the real control plane (jc-kube: kine,
-kube-apiserver, controller manager, scheduler); kwok, on the server, is the stand-in for the nodes'
-kubelets (it keeps the registered Nodes Ready). The Node objects are checked through the real API
-with the kubeconfig the role fetched. Everything else is the real system state.
+kube-apiserver, controller manager, scheduler). With docker: true, the kube-node build mounted and
+jc-runc as the node Docker's default runtime, every node (the server's too) runs a REAL kubelet
+(jc-kube 1.30.14) through cri-dockerd on the node's Docker, with the CNI bridge on its podCIDR; no
+cross-node pod network (no flannel). The Node objects and an Indexed Job are checked through the
+real API with the kubeconfig the role fetched; the Job's logs through kubernetes.core.k8s_log.
 """
 
 import base64
+import json
 import os
 import ssl
+import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 import pytest
@@ -27,6 +32,9 @@ SERVER = "k3s-cluster-server"
 AGENTS = {"k3s-cluster-agent1": "172.30.40.11", "k3s-cluster-agent2": "172.30.40.12"}
 SERVER_URL = "https://172.30.40.10:6443"
 DOUBLE = "/var/lib/rancher/k3s/test-double"
+KUBELET_VERSION = "v1.30.14"  # jc-kube's kubelet: Kubernetes of the pinned k3s release
+WORKLOAD = "edgeai-jc-test/k3s-cluster-workload:docker-load"  # docker-loaded on the agents (prepare.yml)
+JOB = "indexed-on-agents"
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +139,30 @@ def test_workers_carry_the_worker_label_and_no_taint(nodes, name):
 def test_nodes_report_their_node_ip_and_the_k3s_version(nodes, name, address):
     item = nodes[name]
     assert addresses(item) == [address]
-    assert item.status.node_info.kubelet_version == VERSION
+    # Reported by the real kubelet itself (kwok is not playing it).
+    assert item.status.node_info.kubelet_version == KUBELET_VERSION
     assert item.status.node_info.architecture == item.metadata.labels["kubernetes.io/arch"] == "amd64"
-    # docker: true: the runtime the node reports is the node's Docker (no pod runs through it: kwok).
+    # docker: true: the runtime is the node's Docker, through cri-dockerd.
     assert item.status.node_info.container_runtime_version.startswith("docker://")
 
 
-@pytest.mark.parametrize("name", [SERVER] + sorted(AGENTS))
-def test_nodes_are_played_by_kwok_the_node_stand_in(nodes, name):
-    assert nodes[name].metadata.annotations[KWOK_ANNOTATION] == "fake"
+@pytest.mark.parametrize("name, role", [(SERVER, "server")] + [(agent, "agent") for agent in sorted(AGENTS)])
+def test_every_node_runs_a_real_kubelet_not_kwok(nodes, name, role):
+    assert KWOK_ANNOTATION not in (nodes[name].metadata.annotations or {})
+    host = node(name)
+    record = read_json(host, DOUBLE + "/%s.json" % role)
+    assert record["node_mode"] == "kubelet", record["node_mode_reason"]
+    for component, exe in (("kubelet", "/opt/jc-kube/jc-kube"), ("cri-dockerd", "/opt/jc-kube-node/cri-dockerd")):
+        assert host.file("/proc/%d/exe" % record["components"][component]).linked_to == exe
+    # k3s's --docker socket; the kubelet's settings say so too.
+    assert host.file("/run/k3s/cri-dockerd/cri-dockerd.sock").is_socket
+    assert "--container-runtime-endpoint=unix:///run/k3s/cri-dockerd/cri-dockerd.sock" in record["node_side"]["kubelet"]
+    # The CNI bridge's host-local range is the Node's own podCIDR.
+    conflist = read_json(host, record["node_side"]["cni_conflist"])
+    assert conflist["plugins"][0]["ipam"]["ranges"] == [[{"subnet": nodes[name].spec.pod_cidr}]]
+    # The systemd STATUS line names what plays the node.
+    assert "real kubelet" in host.check_output("systemctl show --property StatusText %s",
+                                               "k3s" if role == "server" else "k3s-agent")
 
 
 def test_pod_cidrs_come_from_the_inventorys_cluster_cidr(nodes):
@@ -155,10 +178,11 @@ def test_services_get_addresses_from_the_inventorys_service_cidr():
 
 def test_the_server_runs_the_real_control_plane_on_kine_and_sqlite(server):
     record = read_json(server, DOUBLE + "/server.json")
-    assert sorted(record["components"]) == ["kine", "kube-apiserver", "kube-controller-manager",
-                                            "kube-scheduler", "kwok"]
+    assert sorted(record["components"]) == ["cri-dockerd", "kine", "kube-apiserver", "kube-controller-manager",
+                                            "kube-scheduler", "kubelet", "kwok"]
     for name, pid in record["components"].items():
-        assert server.file("/proc/%d/exe" % pid).linked_to in ("/opt/jc-kube/jc-kube", "/opt/jc-kube/kwok"), name
+        assert server.file("/proc/%d/exe" % pid).linked_to in (
+            "/opt/jc-kube/jc-kube", "/opt/jc-kube/kwok", "/opt/jc-kube-node/cri-dockerd"), name
     assert server.file("/var/lib/rancher/k3s/server/db/state.db").is_file
     # The API server listens on 127.0.0.1:6444 only; 6443 is k3s's supervisor in front of it.
     assert server.socket("tcp://127.0.0.1:6444").is_listening
@@ -260,3 +284,91 @@ def test_k3s_with_docker_has_no_containerd_for_ctr(name):
     result = node(name).run("k3s ctr --namespace k8s.io images ls")
     assert result.rc == 1
     assert 'failed to dial "/run/k3s/containerd/containerd.sock"' in result.stderr
+
+
+# ---- an Indexed Job on the real kubelets
+
+
+def batch_api():
+    from kubernetes import client, config
+    return client.BatchV1Api(config.new_client_from_config(config_file=os.path.join(EPHEMERAL, "kube",
+                                                                                    "jetson-cluster.yaml")))
+
+
+@pytest.fixture(scope="module")
+def finished_job():
+    """completionMode Indexed, completions 2, parallelism 2, the docker-loaded image with
+    imagePullPolicy: Never; no toleration, so the tainted server must not get a pod."""
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": JOB, "namespace": "default"},
+           "spec": {"completionMode": "Indexed", "completions": 2, "parallelism": 2, "backoffLimit": 0,
+                    "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                        "name": "work", "image": WORKLOAD, "imagePullPolicy": "Never",
+                        "args": ['echo "index $JOB_COMPLETION_INDEX ran on $NODE_NAME"'],
+                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}]}}}}
+    api = batch_api()
+    api.create_namespaced_job("default", job)
+    deadline = time.monotonic() + 240
+    status = None
+    while time.monotonic() < deadline:
+        status = api.read_namespaced_job_status(JOB, "default").status
+        if (status.succeeded or 0) == 2 or (status.failed or 0):
+            break
+        time.sleep(2)
+    pods = core_api().list_namespaced_pod("default", label_selector="job-name=" + JOB).items
+    return status, pods
+
+
+def test_the_indexed_job_completes_one_pod_per_index_on_the_agents_only(finished_job):
+    status, pods = finished_job
+    assert (status.succeeded, status.failed) == (2, None), [(p.metadata.name, p.spec.node_name, p.status.phase,
+                                                            p.status.container_statuses) for p in pods]
+    placed = sorted((p.metadata.annotations["batch.kubernetes.io/job-completion-index"], p.spec.node_name)
+                    for p in pods)
+    assert [index for index, _ in placed] == ["0", "1"]
+    assert {name for _, name in placed} <= set(AGENTS), placed  # never the tainted server
+    for pod in pods:
+        assert pod.status.phase == "Succeeded"
+        # The docker-loaded image, found by the node's Docker with imagePullPolicy: Never.
+        assert pod.status.container_statuses[0].image.endswith(WORKLOAD.split("/", 1)[1])
+        assert pod.status.pod_ip.startswith(core_api().read_node(pod.spec.node_name).spec.pod_cidr.rsplit(".", 2)[0])
+
+
+def test_the_job_logs_come_through_kubernetes_core_k8s_log(finished_job):
+    # The roles' log path: kubernetes.core.k8s_log from the controller, API server -> kubelet :10250.
+    _, pods = finished_job
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(
+        os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), ".cache", "project-collections"),
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    for pod in pods:
+        index = pod.metadata.annotations["batch.kubernetes.io/job-completion-index"]
+        result = subprocess.run(
+            [os.path.join(bindir, "ansible"), "localhost", "-c", "local", "-m", "kubernetes.core.k8s_log", "-a",
+             json.dumps({"kubeconfig": os.path.join(EPHEMERAL, "kube", "jetson-cluster.yaml"),
+                         "namespace": "default", "name": pod.metadata.name})],
+            capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        answer = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        assert answer["log"] == "index %s ran on %s\n" % (index, pod.spec.node_name)
+
+
+def test_the_node_goes_not_ready_when_its_agent_stops_and_ready_again_on_start():
+    # Last in this module: restarting the agent fetches a new kubelet certificate (nodes.json).
+    name = "k3s-cluster-agent2"
+    host = node(name)
+
+    def ready():
+        return is_ready(core_api().read_node(name))
+
+    kubelet = read_json(host, DOUBLE + "/agent.json")["components"]["kubelet"]
+    try:
+        host.check_output("systemctl stop k3s-agent")
+        assert not host.file("/proc/%d" % kubelet).exists  # the kubelet stopped with the agent
+        deadline = time.monotonic() + 120  # the node lifecycle controller's grace period (40 s)
+        while ready() and time.monotonic() < deadline:
+            time.sleep(3)
+        assert not ready()
+    finally:
+        host.check_output("systemctl start k3s-agent")  # Type=notify: returns when the Node is Ready
+    assert ready()
+    assert read_json(host, DOUBLE + "/agent.json")["node_mode"] == "kubelet"

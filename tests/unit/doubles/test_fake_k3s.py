@@ -22,6 +22,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -245,3 +247,77 @@ def test_crictl_does_not_find_an_image_that_was_not_imported(built, tmp_path):
     finally:
         listener.close()
     assert result.returncode == 1 and 'no such image "jc-infer:latest" present' in result.stderr
+
+
+# ---- which plays a node: a real kubelet (docker: true, builds mounted, same arch, jc-runc) or kwok
+
+
+def test_elf_arch_reads_the_machine_of_real_binaries(tmp_path):
+    # /bin/sh of the machine running the tests, and a 20-byte header of an aarch64 ELF.
+    assert FAKE_K3S.elf_arch("/bin/sh") == {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine())
+    arm64 = tmp_path / "arm64"
+    arm64.write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\xb7\x00")
+    assert FAKE_K3S.elf_arch(str(arm64)) == "arm64"
+    text = tmp_path / "script"
+    text.write_text("#!/bin/sh\n")
+    assert FAKE_K3S.elf_arch(str(text)) is None
+    (tmp_path / "short").write_bytes(b"\x7fELF\x02")  # a truncated header
+    assert FAKE_K3S.elf_arch(str(tmp_path / "short")) is None
+    assert FAKE_K3S.elf_arch(str(tmp_path / "missing")) is None
+
+
+def test_without_docker_true_kwok_plays_the_node():
+    mode, why = FAKE_K3S.node_mode({"docker": False}, {})
+    assert (mode, "docker: true" in why) == ("kwok", True)
+
+
+def test_without_the_kube_node_build_kwok_plays_the_node(monkeypatch, tmp_path):
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_DIR", str(tmp_path / "jc-kube"))
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_NODE_DIR", str(tmp_path / "jc-kube-node"))
+    mode, why = FAKE_K3S.node_mode({"docker": True}, {})
+    assert mode == "kwok"
+    assert str(tmp_path / "jc-kube-node" / "cri-dockerd") in why and "not mounted" in why
+
+
+def test_a_build_of_another_architecture_leaves_the_node_to_kwok(monkeypatch, tmp_path):
+    for path in ("jc-kube/jc-kube", "node/cri-dockerd", "node/cni/bridge", "node/pause"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00")
+        (tmp_path / path).chmod(0o755)
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_DIR", str(tmp_path / "jc-kube"))
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_NODE_DIR", str(tmp_path / "node"))
+    monkeypatch.setattr(FAKE_K3S, "DOUBLE_ARCH", "arm64")
+    assert FAKE_K3S.node_mode({"docker": True}, {}) == ("kwok", "the kube-node build is amd64, this node is arm64")
+
+
+def test_a_node_docker_without_jc_runc_leaves_the_node_to_kwok(monkeypatch, tmp_path):
+    for path in ("jc-kube/jc-kube", "node/cri-dockerd", "node/cni/bridge", "node/pause"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00")
+        (tmp_path / path).chmod(0o755)
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_DIR", str(tmp_path / "jc-kube"))
+    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_NODE_DIR", str(tmp_path / "node"))
+    monkeypatch.setattr(FAKE_K3S, "DOUBLE_ARCH", "amd64")
+    answers = {"runc": (200, {"DefaultRuntime": "runc", "CgroupDriver": "cgroupfs"}),
+               "jc-runc": (200, {"DefaultRuntime": "jc-runc", "CgroupDriver": "cgroupfs"})}
+    monkeypatch.setattr(FAKE_K3S, "docker_api", lambda method, path: answers["runc"])
+    mode, why = FAKE_K3S.node_mode({"docker": True}, {})
+    assert mode == "kwok" and "default runtime is runc, not jc-runc" in why
+    monkeypatch.setattr(FAKE_K3S, "docker_api", lambda method, path: answers["jc-runc"])
+    docker = {}
+    assert FAKE_K3S.node_mode({"docker": True}, docker)[0] == "kubelet"
+    assert docker["cgroup_driver"] == "cgroupfs"
+
+
+def test_kubelet_labels_are_node_label_plus_k3s_own():
+    labels = FAKE_K3S.kubelet_labels({"node-ip": "172.30.40.11", "node-label": ["node-type=worker"]}, "agent1")
+    assert labels.split(",") == ["k3s.io/hostname=agent1", "k3s.io/internal-ip=172.30.40.11",
+                                 "node-type=worker", "node.kubernetes.io/instance-type=k3s"]
+
+
+@given(st.binary(max_size=64))
+@settings(max_examples=200)
+def test_elf_arch_never_raises_on_any_bytes(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("elf") / "binary"
+    path.write_bytes(data)
+    assert FAKE_K3S.elf_arch(str(path)) in (None, "amd64", "arm64", "arm")
