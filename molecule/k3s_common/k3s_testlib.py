@@ -51,7 +51,7 @@ def release_sha256(version, arch, name):
     raise AssertionError("%s not in the fake release's sha256sum-%s.txt" % (name, arch))
 
 
-# ---- the real Kubernetes API the k3s double runs (jc-kube; kwok plays the nodes)
+# ---- the real Kubernetes API the k3s double runs (jc-kube; real kubelets or kwok play the nodes)
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KUBECONFIG = os.path.join(EPHEMERAL, "kube", "jetson-cluster.yaml")
