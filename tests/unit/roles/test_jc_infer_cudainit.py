@@ -83,13 +83,6 @@ def test_a_missing_driver_is_a_reason():
     assert driver_init("libcuda-not-here.so.1").startswith("cannot load libcuda-not-here.so.1: ")
 
 
-def test_torch_backend_autoload_is_off_unless_the_environment_chose():
-    environ = {}
-    assert jc_infer.set_torch_import_env(environ) == "0" and environ == {"TORCH_DEVICE_BACKEND_AUTOLOAD": "0"}
-    environ = {"TORCH_DEVICE_BACKEND_AUTOLOAD": "1"}
-    assert jc_infer.set_torch_import_env(environ) == "1"
-
-
 def test_a_cpu_run_reports_why_there_was_no_preinit(torch_cpu):
     """DEVICE=cpu end to end: the thread is never started and the result line says why."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -149,4 +142,3 @@ def test_a_gpu_run_reports_the_preinit_and_computes(tmp_path):
                                       env={"CUDA_PREINIT": setting})
         assert code == 0, err
         assert lines[-1]["images"] == 512 and lines[-1]["cuda_preinit"]["state"] == state
-        assert lines[-1]["torch_device_backend_autoload"] == "0"

@@ -103,7 +103,7 @@ from .result import (MAX_ERROR_SAMPLES, ErrorLog, add_process_seconds, build_res
                      process_age)
 from .runtime import Runtime, graphs_by_default
 from .settings import (CUDA_CONNECTIONS, DEFAULT_IMAGE_DIR, SETTINGS, SettingsError, build_parser,
-                       parse_settings, set_cuda_connections, set_torch_import_env, validate_settings)
+                       parse_settings, set_cuda_connections, validate_settings)
 from .workload import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, auto_workers, main, resolve_decode, run,
                        want_decode_process)
 
@@ -116,8 +116,7 @@ __all__ = [
     "manifest_count",
     "MANIFEST_NAME", "MAX_ERROR_SAMPLES", "MEAN", "NoContext", "parse_settings", "partition",
     "pil_crop_resize", "plan_work", "Preprocessing", "READER_THREADS", "RESIZE_SHORT", "Runtime",
-    "set_cuda_connections", "set_torch_import_env", "SETTINGS", "SettingsError", "signature_parameters", "STD",
-    "synthetic_batches",
+    "set_cuda_connections", "SETTINGS", "SettingsError", "signature_parameters", "STD", "synthetic_batches",
     "validate_settings", "version_tuple", "WorkDispenser",
     "auto_workers", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "main", "resolve_decode", "run",
     "want_decode_process",

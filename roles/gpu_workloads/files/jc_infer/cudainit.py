@@ -10,7 +10,7 @@ cuDevicePrimaryCtxRetain. ctypes releases the GIL during each call, so this runs
 GIL-bound import, and torch's CUDA runtime later finds the primary context made (the runtime uses
 the primary context; the retained reference is kept for the process's life).
 
-Only when CUDA may be used (DEVICE auto or cuda, CUDA_PREINIT auto or on, a visible device) and
+Only when CUDA may be used (DEVICE auto or cuda, CUDA_PREINIT auto or on: the same, a visible device) and
 libcuda loads; on failure nothing is left behind but the reason, which the result line reports
 ("cuda_preinit"). Device 0 of CUDA_VISIBLE_DEVICES is the one torch uses (its current device).
 No torch here; Python >= 3.6."""

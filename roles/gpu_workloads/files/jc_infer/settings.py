@@ -119,13 +119,3 @@ def set_cuda_connections(environ=None):
     environ = os.environ if environ is None else environ
     environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", str(CUDA_CONNECTIONS))
     return environ["CUDA_DEVICE_MAX_CONNECTIONS"]
-
-
-
-def set_torch_import_env(environ=None):
-    """TORCH_DEVICE_BACKEND_AUTOLOAD=0 unless the environment chose: torch >= 2.5 otherwise scans every
-    installed distribution's entry points for out-of-tree device backends (none here) while it is
-    imported; older torch ignores the variable. Returns the value."""
-    environ = os.environ if environ is None else environ
-    environ.setdefault("TORCH_DEVICE_BACKEND_AUTOLOAD", "0")
-    return environ["TORCH_DEVICE_BACKEND_AUTOLOAD"]

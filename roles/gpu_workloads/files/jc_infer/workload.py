@@ -12,6 +12,7 @@ import threading
 import time
 
 from .compat import cpu_count
+from .cudainit import CudaPreinit
 from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
@@ -20,8 +21,7 @@ from .metrics import timeline
 from .preprocessing import pil_crop_resize
 from .result import ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log
 from .runtime import Runtime
-from .cudainit import CudaPreinit
-from .settings import SettingsError, parse_settings, set_cuda_connections, set_torch_import_env
+from .settings import SettingsError, parse_settings, set_cuda_connections
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -227,7 +227,6 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     extra["torchvision_loaded"] = rt.image_ops.source if rt.image_ops else None  # "extension" or "package"
     extra["decode_process"] = dp is not None
     extra["cuda_preinit"] = rt.cuda_preinit
-    extra["torch_device_backend_autoload"] = os.environ.get("TORCH_DEVICE_BACKEND_AUTOLOAD")
     extra["cuda_device_max_connections"] = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
     if isinstance(source, GpuDecodePipeline):
         extra["batch_decode_fallbacks"] = source.fallbacks
@@ -245,7 +244,6 @@ def main(argv=None):
     startup = {"interpreter": interpreter_seconds()}
     errors = ErrorLog()
     set_cuda_connections()  # read by the driver's cuInit: before the pre-initialisation below
-    set_torch_import_env()
     preinit = None
     try:
         settings = parse_settings(argv)
