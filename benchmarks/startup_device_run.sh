@@ -2,14 +2,15 @@
 # Issue 15 on the lent GPU machine (the device tool's `run`), from the checkout root, with this
 # branch's files carried to .device-carry/startup (the baseline is the checkout's own jc_infer):
 #   bash .device-carry/startup/benchmarks/startup_device_run.sh STEPS [startup_bench.py options...]
-# STEPS, comma-separated: tests (tests/unit/roles/test_jc_infer.py with torch and the GPU),
-# imports (python -X importtime and the import times of torch / torch + torchvision's image
-# extension / torchvision, 3 fresh processes each), modelbuild (ResNet-50 built on the meta device
+# STEPS, comma-separated: tests (tests/unit/roles/test_jc_infer.py and test_jc_infer_cudainit.py with
+# torch and the GPU), imports (python -X importtime of torch with TORCH_DEVICE_BACKEND_AUTOLOAD=1 and
+# =0, and the import times of torch with either / torch + torchvision's image extension /
+# torchvision, 3 fresh processes each), modelbuild (ResNet-50 built on the meta device
 # against on the GPU, and what was imported meanwhile), ceiling (the model alone: jc_infer synthetic, eager, 3 processes of 100,000 images, cuDNN
 # autotuning on and off), bench (startup_bench.py with the options given).
 # BENCH2_ARGS: options of a second startup_bench run on the same dataset (results_2.json).
 # At most 8 files come back from $OUT: pick the steps so that no more are written (meta.txt,
-# pytest.txt, importtime.txt, imports.txt, modelbuild.txt, ceiling.txt, results.json,
+# pytest.txt, importtime.txt, importtime_noautoload.txt, imports.txt, modelbuild.txt, ceiling.txt, results.json,
 # results_2.json, bench.log, logs.tgz).
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)   # the carried tree (or a checkout)
@@ -20,15 +21,19 @@ export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 
   python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)'
   git -C "$ROOT" log --oneline -1 2>/dev/null; } > "$OUT/meta.txt" 2>&1
 case ",$STEPS," in *,tests,*)
-  ( cd "$HERE" && timeout 150 python3 -m pytest -q -p no:cacheprovider tests/unit/roles/test_jc_infer.py ) \
+  ( cd "$HERE" && timeout 150 python3 -m pytest -q -p no:cacheprovider tests/unit/roles/test_jc_infer.py \
+      tests/unit/roles/test_jc_infer_cudainit.py ) \
     > "$OUT/pytest.txt" 2>&1; echo "pytest exit $?" >> "$OUT/meta.txt";; esac
 case ",$STEPS," in *,imports,*)
   for i in 1 2 3; do
-    python3 -c 'import time; t = time.time(); import torch; print("torch %.3f" % (time.time() - t))'
+    for autoload in 1 0; do
+      TORCH_DEVICE_BACKEND_AUTOLOAD=$autoload python3 -c 'import time; t = time.time(); import torch; print("torch %.3f (TORCH_DEVICE_BACKEND_AUTOLOAD=%s)" % (time.time() - t, __import__("os").environ["TORCH_DEVICE_BACKEND_AUTOLOAD"]))'
+    done
     PYTHONPATH="$HERE/roles/gpu_workloads/files" python3 -c 'import time; t = time.time(); import torch; t1 = time.time(); from jc_infer.tvimage import ImageOps; ops = ImageOps(torch); print("torch %.3f + image extension %.3f (%s)" % (t1 - t, time.time() - t1, ops.source))'
     python3 -c 'import time; t = time.time(); import torch; t1 = time.time(); import torchvision; print("torch %.3f + torchvision %.3f" % (t1 - t, time.time() - t1))'
   done > "$OUT/imports.txt" 2>&1
-  python3 -X importtime -c 'import torch' 2> "$OUT/importtime.txt";; esac
+  TORCH_DEVICE_BACKEND_AUTOLOAD=1 python3 -X importtime -c 'import torch' 2> "$OUT/importtime.txt"
+  TORCH_DEVICE_BACKEND_AUTOLOAD=0 python3 -X importtime -c 'import torch' 2> "$OUT/importtime_noautoload.txt";; esac
 case ",$STEPS," in *,modelbuild,*)
   for i in 1 2; do
     for where in meta cuda; do

@@ -34,6 +34,9 @@ command-line flag of the same meaning; a flag wins over the environment:
     WARMUP_OVERLAP       auto | on | off: warm the decoder up in a thread beside the model's warm-up
                          (auto = on unless cuDNN autotunes: nvJPEG beside the autotuner's timings
                          may make it keep slower algorithms)
+    CUDA_PREINIT         auto | on | off: the CUDA driver's initialisation (cuInit, the primary context)
+                         in a thread beside `import torch` (auto = on unless DEVICE=cpu; the reason
+                         for not using it goes to the result line's "cuda_preinit"; cudainit.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
@@ -79,6 +82,7 @@ The package, one module per concern (each imports torch only when it runs):
     runtime        Runtime: torch, the device, the model, CUDA graphs
     resnet         resnet50: ResNet-50 in plain torch.nn, torchvision's state_dict layout (no torchvision)
     tvimage        ImageOps: torchvision's JPEG decoders without importing the package
+    cudainit       CudaPreinit: the CUDA driver's initialisation in a thread beside `import torch`
     decoders       synthetic, Pillow (DataLoader), nvJPEG/nvImageCodec pipeline, decode process, DALI
     metrics        Metrics: workload metrics for node_exporter's textfile collector (METRICS_TEXTFILE_DIR)
     workload       resolve_decode, run, main

@@ -19,7 +19,7 @@ from .tvimage import ImageOps
 class Runtime(Preprocessing):
     """torch, the device, the model and the preprocessing for one process."""
 
-    def __init__(self, settings, startup):
+    def __init__(self, settings, startup, preinit=None):
         t = time.time()
         import torch
         startup["import_torch"] = time.time() - t
@@ -31,6 +31,11 @@ class Runtime(Preprocessing):
         startup["import_torchvision"] = time.time() - t
 
         t = time.time()
+        # The driver's initialisation, started in a thread before `import torch` (cudainit.py): wait
+        # for it here, before torch's first CUDA call; device_init includes the wait.
+        if preinit is not None:
+            preinit.join()
+        self.cuda_preinit = preinit.report() if preinit is not None else {"state": "off", "reason": "not started"}
         want = settings["device"]
         if want == "cuda" and not torch.cuda.is_available():
             raise SettingsError("DEVICE=cuda but torch sees no CUDA device (CUDA_VISIBLE_DEVICES=%r)"

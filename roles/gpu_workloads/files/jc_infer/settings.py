@@ -36,6 +36,7 @@ SETTINGS = (
     ("DECODE_PROCESS", "--decode-process", "choice", "auto", ("auto", "on", "off")),
     ("CUDNN_BENCHMARK", "--cudnn-benchmark", "choice", "auto", ("auto", "on", "off")),
     ("WARMUP_OVERLAP", "--warmup-overlap", "choice", "auto", ("auto", "on", "off")),
+    ("CUDA_PREINIT", "--cuda-preinit", "choice", "auto", ("auto", "on", "off")),
 )
 
 
@@ -118,4 +119,3 @@ def set_cuda_connections(environ=None):
     environ = os.environ if environ is None else environ
     environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", str(CUDA_CONNECTIONS))
     return environ["CUDA_DEVICE_MAX_CONNECTIONS"]
-

@@ -12,6 +12,7 @@ import threading
 import time
 
 from .compat import cpu_count
+from .cudainit import CudaPreinit
 from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
@@ -120,17 +121,17 @@ def want_decode_process(settings):
         and settings["num_workers"] in ("auto", 0)
 
 
-def run(settings, plan, startup, errors, dp=None):
+def run(settings, plan, startup, errors, dp=None, preinit=None):
     metrics = metrics_from_settings(settings)  # jc_infer/metrics.py: off without METRICS_TEXTFILE_DIR
     try:
-        return _run(settings, plan, startup, errors, dp, metrics)
+        return _run(settings, plan, startup, errors, dp, metrics, preinit)
     except Exception:
         metrics.phase("failed")
         raise
 
 
-def _run(settings, plan, startup, errors, dp, metrics):
-    rt = Runtime(settings, startup)
+def _run(settings, plan, startup, errors, dp, metrics, preinit=None):
+    rt = Runtime(settings, startup, preinit)
     decode = resolve_decode(rt, settings["decode"], settings["workload_mode"])
     workers = settings["num_workers"]
     workers = auto_workers(decode, cpu_count()) if workers == "auto" else workers
@@ -225,6 +226,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     }
     extra["torchvision_loaded"] = rt.image_ops.source if rt.image_ops else None  # "extension" or "package"
     extra["decode_process"] = dp is not None
+    extra["cuda_preinit"] = rt.cuda_preinit
     extra["cuda_device_max_connections"] = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
     if isinstance(source, GpuDecodePipeline):
         extra["batch_decode_fallbacks"] = source.fallbacks
@@ -241,9 +243,13 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
 def main(argv=None):
     startup = {"interpreter": interpreter_seconds()}
     errors = ErrorLog()
-    set_cuda_connections()
+    set_cuda_connections()  # read by the driver's cuInit: before the pre-initialisation below
+    preinit = None
     try:
         settings = parse_settings(argv)
+        # The CUDA driver's initialisation in a thread, beside the file listing and `import torch`
+        # (jc_infer/cudainit.py); Runtime waits for it before torch touches CUDA.
+        preinit = CudaPreinit(settings)
         t = time.time()
         plan = plan_work(settings)
         startup["file_listing"] = time.time() - t
@@ -267,7 +273,7 @@ def main(argv=None):
         except Exception as exc:  # e.g. no /dev/shm: decode in this process instead
             log("cannot start the decode process (%s); decoding in this process" % exc)
     try:
-        result = run(settings, plan, startup, errors, dp)
+        result = run(settings, plan, startup, errors, dp, preinit)
     except SettingsError as exc:
         log("ERROR: %s" % exc)
         emit({"error": str(exc), "index": settings["job_completion_index"], "images": 0, "errors": errors.count})
