@@ -668,13 +668,19 @@ def pipeline_lines(pipeline):
     """The report's Workload III section."""
     matrix = _pipeline_matrix_module()
     plan, rows = pipeline["plan"], pipeline["rows"]
+    try:
+        seconds = float(plan.get("seconds"))
+    except (TypeError, ValueError):
+        seconds = None
     lines = ["", "## Workload III: the pipelined gRPC chain (placement matrix)", "",
              "producer → convolution → ReLU → maxpool as a chain of gRPC services, each stage a container on its "
              "host's Docker (one CPU each), stage i pulling from stage i - 1 across the LAN; against the same maths "
              "in one process (the monolith). S = %s (server-class), E = %s (edge); placement letter i says where "
-             "stage i ran. Image %s, %d repeat(s) per run." % (
+             "stage i ran. Image %s, %d repeat(s) per run%s." % (
                  ", ".join(plan.get("server_hosts") or []) or "-", ", ".join(plan.get("edge_hosts") or []) or "-",
-                 plan.get("image", "?"), plan.get("repeats", 1)), ""]
+                 plan.get("image", "?"), plan.get("repeats", 1),
+                 "; the matrix took %.0f s in all (image builds and container starts included)" % seconds
+                 if seconds is not None else ""), ""]
     sharing = pipeline_sharing(pipeline)
     if sharing["groups"]:
         cpus = sorted(set(sharing["cpus"].values()))

@@ -95,3 +95,10 @@ def test_a_broken_matrix_is_a_clear_error(report_dir, capsys, damage, message):
     error = json.loads(capsys.readouterr().out)["error"]
     assert error.startswith("workload III's matrix in ")
     assert re.search(message, error), error
+
+
+def test_the_matrixs_wall_time_is_said_when_the_plan_has_it(report_dir):
+    pipeline = jc_report.load_pipeline(str(report_dir))
+    assert "the matrix took" not in "\n".join(jc_report.pipeline_lines(pipeline))
+    pipeline["plan"]["seconds"] = 301.4
+    assert "the matrix took 301 s in all" in "\n".join(jc_report.pipeline_lines(pipeline))
