@@ -120,22 +120,30 @@ def fps_by_depth(ax, results):
                "Throughput by depth (bars; ticks: the CPU bound, else the paced one)")
 
 
+def _by_placement(rows):
+    """The rows by image size (pixels), depth, placement."""
+    def pixels(size):
+        width, height = (int(v) for v in size.split("x"))
+        return width * height
+    return sorted(rows, key=lambda r: (pixels(r["size"]), r["depth"], r["placement"]))
+
+
 def fps_by_placement(ax, rows):
     """``rows``: [{placement, depth, size, fps, monolith_fps}] (pipeline_matrix.aggregate)."""
-    rows = sorted(rows, key=lambda r: (r["size"], r["depth"], r["placement"]))
+    rows = _by_placement(rows)
     labels = ["%s\n%s" % (r["placement"], r["size"]) for r in rows]
     ax.bar(range(len(rows)), [r["fps"] / r["monolith_fps"] for r in rows], color="#4477aa")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(labels, fontsize=6)
     ax.set_ylabel("fps / monolith fps")
-    ax.set_title("Throughput by placement (the matrix run: see docs/benchmarks.md)", fontsize=9)
+    ax.set_title("Throughput by placement", fontsize=9)
 
 
 def latency_by_placement(ax, rows):
     """``rows`` as fps_by_placement: each placement's median end-to-end latency (producer to sink,
     queueing included) and its per-image communication + computation, against the monolith's."""
-    rows = sorted(rows, key=lambda r: (r["size"], r["depth"], r["placement"]))
+    rows = _by_placement(rows)
     xs = list(range(len(rows)))
     ends = [1000 * (r.get("latency_median") or 0.0) for r in rows]
     ax.bar(xs, ends, color="#aabbdd", label="end to end (queueing included)")

@@ -664,6 +664,22 @@ def pipeline_sharing(pipeline):
     return host_sharing({"host_sharing": pipeline["plan"].get("host_sharing") or {}})
 
 
+def shared_cpu_count(sharing):
+    """The CPUs the matrix's hosts share (the fewest any of them shows), or None when they do not
+    share a machine or did not say."""
+    if not sharing["groups"] or not sharing["cpus"]:
+        return None
+    return min(sharing["cpus"].values())
+
+
+def shared_cpu_bound(depth, cpus, ccr_cpu):
+    """The best a chain of ``depth`` stages can do against the monolith on ``cpus`` shared cores when
+    every image costs it (1 + CPU CCR) times the monolith's CPU: min(depth, cpus) / (1 + ccr_cpu)."""
+    if not cpus or ccr_cpu is None:
+        return None
+    return min(depth, cpus) / (1.0 + ccr_cpu)
+
+
 def pipeline_lines(pipeline):
     """The report's Workload III section."""
     matrix = _pipeline_matrix_module()
@@ -682,6 +698,7 @@ def pipeline_lines(pipeline):
                  "; the matrix took %.0f s in all (image builds and container starts included)" % seconds
                  if seconds is not None else ""), ""]
     sharing = pipeline_sharing(pipeline)
+    shared_cpus = shared_cpu_count(sharing)
     if sharing["groups"]:
         cpus = sorted(set(sharing["cpus"].values()))
         lines.extend([
@@ -691,7 +708,10 @@ def pipeline_lines(pipeline):
             "the S and E letters name containers of one machine, not a fast and a slow node. Transfers between "
             "\"hosts\" cross virtual bridges of one kernel, not a real link. So the tables show that every "
             "placement runs, reports and how the chain's time splits into communication and computation on "
-            "this machine; they do not show what pipelining across real boards gains." % (
+            "this machine; they do not show what pipelining across real boards gains. The chain also spends CPU "
+            "on gRPC (receiving, framing, sending: the CPU CCR), which the monolith does not: with c shared "
+            "cores a chain can at best make min(d, c) / (1 + CPU CCR) times the monolith's rate (the last "
+            "column of the table by size), and the machine's other work lowers that further." % (
                 ", ".join(sorted(set(sum(sharing["groups"], [])))), "/".join(str(c) for c in cpus) or "?",
                 "/".join(str(c) for c in cpus) or "the number of cores"), ""])
     elif sharing["known"]:
@@ -709,10 +729,13 @@ def pipeline_lines(pipeline):
                           if item["communication"] is not None else "-",
                           _num(1000 * item["computation"], 2) if item["computation"] is not None else "-",
                           _num(item["ccr"], 2), _num(item["fps"], 1), _num(entry["monolith"]["fps"], 1),
-                          _num(item["speedup"], 2)])
+                          _num(item["speedup"], 2)]
+                         + ([_num(shared_cpu_bound(int(key[5:]), shared_cpus, item["ccr_cpu_throughput"]), 2)]
+                            if shared_cpus else []))
     lines.extend(_table(["size", "stages", "placement", "communication ms", "computation ms", "CCR", "fps",
-                         "monolith fps", "× monolith"], ["---", "---:", "---", "---:", "---:", "---:", "---:",
-                                                         "---:", "---:"], table))
+                         "monolith fps", "× monolith"] + (["shared-CPU bound ×"] if shared_cpus else []),
+                        ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"]
+                        + (["---:"] if shared_cpus else []), table))
     lines.extend(["", "![workload III: latency and CCR by size, throughput by stages and by placement](%s)"
                   % PIPELINE_PLOT_NAME, ""])
     return lines

@@ -102,3 +102,22 @@ def test_the_matrixs_wall_time_is_said_when_the_plan_has_it(report_dir):
     assert "the matrix took" not in "\n".join(jc_report.pipeline_lines(pipeline))
     pipeline["plan"]["seconds"] = 301.4
     assert "the matrix took 301 s in all" in "\n".join(jc_report.pipeline_lines(pipeline))
+
+
+def test_the_shared_cpu_bound_is_min_of_depth_and_cores_over_one_plus_the_cpu_ccr():
+    assert jc_report.shared_cpu_bound(4, 2, 1.0) == 1.0
+    assert jc_report.shared_cpu_bound(2, 8, 0.6) == pytest.approx(1.25)
+    assert jc_report.shared_cpu_bound(3, None, 1.0) is None and jc_report.shared_cpu_bound(3, 2, None) is None
+
+
+def test_the_table_by_size_has_the_shared_cpu_bound_only_when_the_hosts_share_cpus(report_dir):
+    pipeline = jc_report.load_pipeline(str(report_dir))
+    lines = jc_report.pipeline_lines(pipeline)
+    header = next(line for line in lines if line.startswith("| size | stages |"))
+    assert header.endswith("| shared-CPU bound × |")
+    item = pipeline["by_size"]["256x256"]["depth4"]
+    row = next(line for line in lines if line.startswith("| 256x256 | 4 | SSSS |"))
+    assert row.endswith("| %.2f |" % (2 / (1 + item["ccr_cpu_throughput"])))
+    plan = pipeline["plan"]
+    plan["host_sharing"]["probes"] = [["%08d-boot" % i, "8", "max 100000"] for i in range(3)]
+    assert not any("shared-CPU bound" in line for line in jc_report.pipeline_lines(pipeline))
