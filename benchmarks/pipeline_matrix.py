@@ -123,7 +123,7 @@ def main():
                 for _ in range(args.repeats):
                     report = in_container(image, "monolith", "--key", size, "--datacount",
                                           str(images_for(size, args.pixels_per_run)), "--no-digest")
-                    runs.append({"kind": "monolith", "node": node, "size": size, "fps": report["fps"]})
+                    runs.append(pipeline_matrix.run_from_report(report, node=node))
         chains = []
         for item in runs_plan:
             if (item["depth"], item["placement"]) not in chains:
@@ -139,10 +139,8 @@ def main():
                         report = in_container(image, "pull", "--address", "%s:%d" % (names[-1], PORT),
                                               "--key", item["size"], "--datacount",
                                               str(images_for(item["size"], args.pixels_per_run)))
-                        runs.append({"kind": "pipeline", "size": item["size"], "depth": depth, "placement": placement,
-                                     "hosts": hosts, "fps": report["fps"], "ccr": report["ccr"],
-                                     "ccr_cpu": report["ccr_cpu"], "latency_median": report["latency_median"],
-                                     "bound_cpu_fps": report["bound_cpu_fps"], "stages": report["stages"]})
+                        runs.append(pipeline_matrix.run_from_report(report, depth=depth, placement=placement,
+                                                                    hosts=hosts))
                     sys.stderr.write("%s %s: %.1f fps\n" % (placement, item["size"], runs[-1]["fps"]))
             finally:
                 remove(names)

@@ -12,9 +12,11 @@ other report panels (start-up, telemetry) are not touched:
   stages' process CPU (metrics.ccr), with 1 marked;
 - ``fps_by_depth``: throughput per depth against the monolith at each size, with the bound
   (1 / the busiest stage's process CPU per image where measured, else the paced bound);
-- ``fps_by_placement``: throughput of each placement (SSSS ... EEEE, merged depths) against the
-  monolith, from a placement matrix (pipeline_matrix.aggregate's rows: the newest
-  benchmarks/results/pipeline_matrix*/matrix.json), when there is one.
+- ``fps_by_placement``, ``latency_by_placement``: throughput and latency of each placement (SSSS ...
+  EEEE, merged depths) against the monolith, from a placement matrix (pipeline_matrix.aggregate's
+  rows: the newest benchmarks/results/pipeline_matrix*/matrix.json), when there is one.
+The gpu_workloads report (roles/gpu_workloads/files/jc_report.py) draws the lab's or cluster's
+matrix with ``write`` too, its panels by size fed by pipeline_matrix.by_size.
 """
 
 import glob
@@ -70,18 +72,21 @@ def _size_axis(ax, sizes, ylabel, title):
 
 
 def latency_by_size(ax, results):
+    """``results["latency"]``: which field is the latency and what it is called on the axis (default
+    pipeline_bench.py's paced runs; the placement matrix gives communication + computation)."""
     sizes, _ = _sizes(results)
+    key, label = results.get("latency", ("latency_paced", "ms per image (paced, median)"))
     xs = list(range(len(sizes)))  # ordered by pixels; 1280x720 and 1024x1024 are close
-    ax.plot(xs, [1000 * results["sizes"][s]["monolith"]["latency_paced"] for s in sizes], "k-o", label="monolith")
+    ax.plot(xs, [1000 * results["sizes"][s]["monolith"][key] for s in sizes], "k-o", label="monolith")
     for depth in _depths(results):
         items = [results["sizes"][s]["depth%d" % depth] for s in sizes]
-        line, = ax.plot(xs, [1000 * i["latency_paced"] for i in items], "-o", label="%d stages" % depth)
+        line, = ax.plot(xs, [1000 * i[key] for i in items], "-o", label="%d stages" % depth)
         ax.plot(xs, [1000 * i["communication"] for i in items], ":", color=line.get_color(),
                 label="%d st. communication" % depth)
         ax.plot(xs, [1000 * i["computation"] for i in items], "--", color=line.get_color(), alpha=0.6,
                 label="%d st. computation" % depth)
     ax.set_yscale("log")
-    _size_axis(ax, sizes, "ms per image (paced, median)", "Latency by image size")
+    _size_axis(ax, sizes, label, "Latency by image size")
 
 
 def ccr_by_size(ax, results):
@@ -108,38 +113,70 @@ def fps_by_depth(ax, results):
         mono = [results["sizes"][s]["monolith"]["fps"] for s in sizes]
         if all(i.get("bound_cpu_fps_throughput") for i in items):  # the process-CPU bound (metrics.py)
             ax.plot(xs, [i["bound_cpu_fps_throughput"] / m for i, m in zip(items, mono)], "k_", markersize=8)
-        else:
+        elif all(i.get("bound_speedup") is not None for i in items):
             ax.plot(xs, [i["bound_speedup"] for i in items], "k_", markersize=8)
     ax.axhline(1.0, color="black", linewidth=0.8)
     _size_axis(ax, sizes, "fps / monolith fps (median of runs)",
                "Throughput by depth (bars; ticks: the CPU bound, else the paced one)")
 
 
+def _by_placement(rows):
+    """The rows by image size (pixels), depth, placement."""
+    def pixels(size):
+        width, height = (int(v) for v in size.split("x"))
+        return width * height
+    return sorted(rows, key=lambda r: (pixels(r["size"]), r["depth"], r["placement"]))
+
+
 def fps_by_placement(ax, rows):
     """``rows``: [{placement, depth, size, fps, monolith_fps}] (pipeline_matrix.aggregate)."""
-    rows = sorted(rows, key=lambda r: (r["size"], r["depth"], r["placement"]))
+    rows = _by_placement(rows)
     labels = ["%s\n%s" % (r["placement"], r["size"]) for r in rows]
     ax.bar(range(len(rows)), [r["fps"] / r["monolith_fps"] for r in rows], color="#4477aa")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(labels, fontsize=6)
     ax.set_ylabel("fps / monolith fps")
-    ax.set_title("Throughput by placement (the matrix run: see docs/benchmarks.md)", fontsize=9)
+    ax.set_title("Throughput by placement", fontsize=9)
 
 
-def write(results, path=PLOT, placements=None):
+def latency_by_placement(ax, rows):
+    """``rows`` as fps_by_placement: each placement's median end-to-end latency (producer to sink,
+    queueing included) and its per-image communication + computation, against the monolith's."""
+    rows = _by_placement(rows)
+    xs = list(range(len(rows)))
+    ends = [1000 * (r.get("latency_median") or 0.0) for r in rows]
+    ax.bar(xs, ends, color="#aabbdd", label="end to end (queueing included)")
+    ax.plot(xs, [1000 * ((r.get("communication") or 0.0) + (r.get("computation") or 0.0)) for r in rows], "o",
+            color="#223366", label="communication + computation")
+    ax.plot(xs, [1000 * (r.get("monolith_computation") or 0.0) for r in rows], "k_", markersize=8,
+            label="monolith")
+    if any(value > 0 for value in ends):
+        ax.set_yscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(["%s\n%s" % (r["placement"], r["size"]) for r in rows], fontsize=6)
+    ax.set_ylabel("ms per image (median)")
+    ax.set_title("Latency by placement", fontsize=9)
+    ax.legend(fontsize=6)
+
+
+def write(results, path=PLOT, placements=None, title=None):
+    """The figure: the panels by size from ``results`` and, with ``placements`` (aggregate's rows),
+    throughput and latency by placement. ``title``: the figure's title (default: the machine's)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = [latency_by_size, ccr_by_size, fps_by_depth]
-    fig, axes = plt.subplots(1, len(panels) + (1 if placements else 0), figsize=(5 * (len(panels) + 1), 4.2))
+    extra = [fps_by_placement, latency_by_placement] if placements else []
+    count = len(panels) + len(extra)
+    fig, axes = plt.subplots(1, count, figsize=(5 * count, 4.2))
     for ax, panel in zip(axes, panels):
         panel(ax, results)
-    if placements:
-        fps_by_placement(axes[-1], placements)
+    for ax, panel in zip(axes[len(panels):], extra):
+        panel(ax, placements)
     machine = results.get("machine", {})
-    fig.suptitle("Workload III, jc_pipeline: %s CPUs, Python %s, numpy %s, grpcio %s" % (
+    fig.suptitle(title or "Workload III, jc_pipeline: %s CPUs, Python %s, numpy %s, grpcio %s" % (
         machine.get("cpus"), machine.get("python"), machine.get("numpy"), machine.get("grpcio")), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -3,7 +3,7 @@
 # Apache License 2.0 (see galaxy.yml)
 """Filters for workload III's placement; the logic lives in module_utils/pipeline_placement.py.
 
-Documented in plugins/filter/pipeline_stages.yml and pipeline_matrix.yml
+Documented in plugins/filter/pipeline_stages.yml, pipeline_matrix.yml and pipeline_docker_plan.yml
 (ansible-doc -t filter edgeai.jetson_cluster.pipeline_stages).
 """
 
@@ -13,7 +13,11 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_matrix import expand
+from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_matrix import (
+    docker_plan,
+    expand,
+    images_per_run,
+)
 from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_placement import (
     PipelinePlacementError,
     pipeline_stages,
@@ -34,8 +38,18 @@ def _pipeline_matrix(depths, sizes, placements=None):
         raise AnsibleFilterError("pipeline_matrix: %s" % exc)
 
 
+def _pipeline_docker_plan(runs, server_hosts, edge_hosts, addresses, port, pixels_per_run, least, most):
+    try:
+        images = dict((run["size"], images_per_run(run["size"], int(pixels_per_run), int(least), int(most)))
+                      for run in runs)
+        return docker_plan(list(runs), list(server_hosts), list(edge_hosts), dict(addresses), int(port), images)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("pipeline_docker_plan: %s" % exc)
+
+
 class FilterModule(object):
     """edgeai.jetson_cluster workload III filters."""
 
     def filters(self):
-        return {"pipeline_stages": _pipeline_stages, "pipeline_matrix": _pipeline_matrix}
+        return {"pipeline_stages": _pipeline_stages, "pipeline_matrix": _pipeline_matrix,
+                "pipeline_docker_plan": _pipeline_docker_plan}

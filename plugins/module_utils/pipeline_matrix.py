@@ -15,7 +15,9 @@ stages land on different boards when there are enough); on Kubernetes the same l
 node selectors (pipeline_placement.pipeline_stages). ``aggregate`` turns the runs' sink reports
 into one row per (size, depth, placement) with the median fps of its repeats beside the monolith
 on the first stage's kind of node, which is what the reference compared (the server's monolith
-with SSSS, the edge's with EEEE).
+with SSSS, the edge's with EEEE). ``run_from_report`` turns a jc_pipeline report into such a run,
+``reports_in`` finds the reports in a container's output, ``by_size`` gives the rows the shape of
+benchmarks/pipeline_plots.py's panels by image size.
 
 No AnsibleModule here: benchmarks/pipeline_matrix.py, the role and the unit tests call this.
 """
@@ -24,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 DEPTHS = (2, 3, 4)
@@ -94,6 +97,47 @@ def assign_hosts(placement, server_hosts, edge_hosts):
     return hosts
 
 
+def docker_plan(runs, server_hosts, edge_hosts, addresses, port, images):
+    """What a Docker runner across hosts does for ``runs`` (expand's list), chain by chain.
+
+    ``addresses``: {host: address the other hosts reach it at}; ``port``: stage i of a chain
+    listens on port + i (on the host's network: two stages on one host need two ports);
+    ``images``: {size: images per run}. Returns {"chains": [{"depth", "placement", "hosts",
+    "stages": [{"index", "host", "listen", "upstream"}], "sink_host" (the last stage's host),
+    "address" (what the sink pulls from), "sizes": [{"size", "datacount"}]}, ...],
+    "monoliths": [{"node": "S"/"E", "host", "sizes": [...]}]}, the monolith on the first host of each
+    kind a chain starts on."""
+    chains, starts = [], []
+    for run in runs:
+        key = (run["depth"], run["placement"])
+        chain = next((c for c in chains if (c["depth"], c["placement"]) == key), None)
+        if chain is None:
+            hosts = assign_hosts(run["placement"], server_hosts, edge_hosts)
+            stages = []
+            for index, host in enumerate(hosts):
+                if host not in addresses:
+                    raise PipelineMatrixError("host %s has no address for the other stages to reach it" % host)
+                stages.append({"index": index, "host": host, "listen": "0.0.0.0:%d" % (int(port) + index),
+                               "upstream": "%s:%d" % (addresses[hosts[index - 1]], int(port) + index - 1)
+                               if index else ""})
+            chain = {"depth": run["depth"], "placement": run["placement"], "hosts": hosts, "stages": stages,
+                     "sink_host": hosts[-1],
+                     "address": "%s:%d" % (addresses[hosts[-1]], int(port) + len(hosts) - 1), "sizes": []}
+            chains.append(chain)
+            if run["placement"][0] not in starts:
+                starts.append(run["placement"][0])
+        if run["size"] not in [entry["size"] for entry in chain["sizes"]]:
+            if run["size"] not in images:
+                raise PipelineMatrixError("no image count for size %s" % run["size"])
+            chain["sizes"].append({"size": run["size"], "datacount": int(images[run["size"]])})
+    sizes = []
+    for chain in chains:
+        sizes.extend(entry for entry in chain["sizes"] if entry not in sizes)
+    monoliths = [{"node": node, "host": (server_hosts if node == "S" else edge_hosts)[0], "sizes": sizes}
+                 for node in sorted(starts, reverse=True)]
+    return {"chains": chains, "monoliths": monoliths}
+
+
 def _median(values):
     values = sorted(values)
     middle = len(values) // 2
@@ -107,9 +151,10 @@ def aggregate(runs):
     depth, placement, hosts, ccr, ccr_cpu, latency_median, bound_cpu_fps; for a monolith run
     ``node`` ("S" or "E"). Returns the rows sorted by size, depth, placement: size, depth,
     placement, hosts, repeats, fps (median), fps_runs, monolith_node, monolith_fps (median),
-    speedup, ccr, ccr_cpu, latency_median, bound_cpu_fps (medians). A placement without a
+    monolith_computation, speedup, ccr, ccr_cpu, latency_median, bound_cpu_fps, communication,
+    computation (medians; None where the runs lack them). A placement without a
     monolith of its first stage's kind for its size is an error (nothing to compare with)."""
-    monoliths, groups = {}, {}
+    monoliths, groups, computations = {}, {}, {}
     for position, run in enumerate(runs):
         if not isinstance(run, dict) or run.get("kind") not in ("pipeline", "monolith"):
             raise PipelineMatrixError("run %d is not a pipeline or monolith result: %r" % (position, run))
@@ -121,6 +166,8 @@ def aggregate(runs):
             if run.get("node") not in ("S", "E"):
                 raise PipelineMatrixError("monolith run %d: node must be S or E, not %r" % (position, run.get("node")))
             monoliths.setdefault((size, run["node"]), []).append(float(fps))
+            if isinstance(run.get("computation"), (int, float)):
+                computations.setdefault((size, run["node"]), []).append(float(run["computation"]))
         else:
             key = (size, run.get("depth"), run.get("placement"))
             if len(str(key[2] or "")) != key[1]:
@@ -135,8 +182,9 @@ def aggregate(runs):
         fps = _median([r["fps"] for r in group])
         row = {"size": size, "depth": depth, "placement": placement, "hosts": group[-1].get("hosts"),
                "repeats": len(group), "fps": fps, "fps_runs": [r["fps"] for r in group],
-               "monolith_node": node, "monolith_fps": mono, "speedup": fps / mono}
-        for field in ("ccr", "ccr_cpu", "latency_median", "bound_cpu_fps"):
+               "monolith_node": node, "monolith_fps": mono, "speedup": fps / mono,
+               "monolith_computation": _median(computations[(size, node)]) if (size, node) in computations else None}
+        for field in ("ccr", "ccr_cpu", "latency_median", "bound_cpu_fps", "communication", "computation"):
             values = [r[field] for r in group if isinstance(r.get(field), (int, float))]
             row[field] = _median(values) if values else None
         rows.append(row)
@@ -146,6 +194,75 @@ def aggregate(runs):
         return width * height
     rows.sort(key=lambda r: (pixels(r["size"]), r["depth"], r["placement"].count("S"), r["placement"]))
     return rows
+
+
+RUN_FIELDS = ("fps", "ccr", "ccr_cpu", "latency_median", "bound_cpu_fps")
+
+
+def run_from_report(report, **meta):
+    """One run (aggregate's input) from a jc_pipeline report: a sink's (``pull``: kind
+    "pipeline", pass depth, placement, hosts) or a monolith's (pass node "S" or "E"). The size is
+    the report's key without its options; per-image communication and computation are the
+    report's medians (metrics.chain_report), the monolith's computation its median compute."""
+    if not isinstance(report, dict) or report.get("kind") not in ("pipeline", "monolith"):
+        raise PipelineMatrixError("not a jc_pipeline sink or monolith report: %r" % (report,))
+    run = {"kind": report["kind"], "size": _check_size(str(report.get("key", "")).split(",")[0])}
+    for field in RUN_FIELDS:
+        run[field] = report.get(field)
+    run["communication"] = report.get("communication_median") if report["kind"] == "pipeline" else 0.0
+    run["computation"] = report.get("computation_median")
+    if report["kind"] == "pipeline":
+        run["stages"] = report.get("stages")
+    run.update(meta)
+    return run
+
+
+def reports_in(text, where="the output"):
+    """The JSON report lines (objects with a "kind") in a container's output, in order; other
+    lines (logs) are skipped. No report at all is an error that quotes the output's end."""
+    found = []
+    for line in str(text or "").splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "kind" in data:
+            found.append(data)
+    if not found:
+        raise PipelineMatrixError("no jc_pipeline report in %s; it ends: %s"
+                                  % (where, " | ".join(str(text or "").splitlines()[-5:]) or "(nothing)"))
+    return found
+
+
+def by_size(rows):
+    """The rows as benchmarks/pipeline_plots.py's panels by size read them (pipeline_bench.py's
+    "sizes" shape): {size: {"monolith": {fps, latency}, "depth<d>": {...}}}, one entry per depth
+    from its all-server placement (S...S, else the first placement measured at that depth), so
+    that depths are compared on one kind of node. ``latency``: per image, communication +
+    computation (the stages' medians, no queueing), the monolith's its computation."""
+    sizes = {}
+    for row in rows:
+        entry = sizes.setdefault(row["size"], {})
+        if "monolith" not in entry or row["placement"] == "S" * row["depth"]:
+            entry["monolith"] = {"fps": row["monolith_fps"], "latency": row.get("monolith_computation"),
+                                 "node": row["monolith_node"]}
+        key = "depth%d" % row["depth"]
+        if key in entry and row["placement"] != "S" * row["depth"]:
+            continue
+        comm, comp = row.get("communication"), row.get("computation")
+        entry[key] = {"placement": row["placement"], "fps": row["fps"], "speedup": row["speedup"],
+                      "communication": comm, "computation": comp,
+                      "latency": comm + comp if comm is not None and comp is not None else None,
+                      "ccr": row.get("ccr"), "ccr_cpu_throughput": row.get("ccr_cpu"),
+                      "bound_cpu_fps_throughput": row.get("bound_cpu_fps")}
+    depths = set(k for entry in sizes.values() for k in entry if k.startswith("depth"))
+    for size, entry in sizes.items():
+        if set(k for k in entry if k.startswith("depth")) != depths:
+            raise PipelineMatrixError("size %s was not measured at every depth (%s)" % (size, sorted(depths)))
+    return sizes
 
 
 def markdown(rows):

@@ -365,3 +365,38 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     report = _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
     _jobs_ran_on_the_workers_one_pod_per_index(lab)
     _prometheus_sees_every_node_and_the_benchmark(lab, report)
+    _pipeline_matrix_ran_across_the_nodes_and_is_in_the_report(lab, report)  # issue 13
+
+
+# --- Workload III (issue 13): the placement matrix that playbooks/benchmark.yml's pipeline play ran
+# in _benchmark_writes_a_report_for_both_workloads (part of the default run), checked in the report
+# it wrote. A helper of the one test function, not a test of its own: a second test would bring a
+# second lab up.
+def _pipeline_matrix_ran_across_the_nodes_and_is_in_the_report(lab, report):
+    plan = json.loads((report / "pipeline" / "plan.json").read_text())
+    assert (plan["server_hosts"], plan["edge_hosts"]) == (["master"], ["worker1", "worker2"]), plan
+    chains = {chain["placement"]: chain for chain in plan["plan"]["chains"]}
+    assert sorted(chains) == sorted(["SS", "ES", "EE", "SSS", "ESS", "EES", "EEE",
+                                     "SSSS", "ESSS", "EESS", "EEES", "EEEE"])
+    assert chains["EESS"]["hosts"] == ["worker1", "worker2", "master", "master"]
+    # Each node's own hostname, as its stage containers (on the node's network) report it.
+    names = {host: _docker("exec", f"{NAME}-{host}", "hostname").stdout.strip()
+             for host in ("master", "worker1", "worker2")}
+    for placement, chain in chains.items():
+        reports = [json.loads(line) for line in (report / "pipeline" / f"chain-{placement}.log").read_text().splitlines()
+                   if line.startswith("{")]
+        assert [(r["key"], r["images"]) for r in reports] == [
+            (entry["size"], entry["datacount"]) for entry in chain["sizes"]], (placement, reports)
+        for sink in reports:
+            assert sink["fps"] > 0 and sink["depth"] == len(placement), sink
+            # Every stage ran on the node its letter names and streamed over the lab's LAN.
+            assert [stage["host"] for stage in sink["stages"]] == [names[h] for h in chain["hosts"]], sink
+    text = (report / "report.md").read_text()
+    section = text.split("## Workload III", 1)[1]
+    assert "| 1280x720 | 4 | EESS | worker1,worker2,master,master |" in section, section
+    # The shared-CPU rule of workloads I and II, applied to the matrix's hosts.
+    assert "**The matrix's hosts share one machine's CPUs**: master, worker1, worker2 run on one kernel" in section
+    assert (report / "pipeline.png").stat().st_size > 0
+    seconds = float(plan["seconds"])
+    (lab["logs"] / "pipeline-matrix-seconds.txt").write_text(f"{seconds:.1f}\n")
+    assert f"the matrix took {seconds:.0f} s" in section

@@ -20,7 +20,9 @@ as in the lab) the report says that they share that machine's CPUs, and what the
 do and do not show. With "telemetry" in results.json (the nodes' traces the benchmark recorded)
 report.md gets a "Node telemetry" section and telemetry.png (per node GPU utilisation, clock,
 temperature and power over time against each pod's warm-up and timed window), and throttled nodes
-are flagged by name. Runs on the controller; needs matplotlib. Prints one JSON line
+are flagged by name. With workload III's placement matrix beside results.json (pipeline/plan.json
+and the containers' logs, role pipeline_workload) report.md gets its section and pipeline.png.
+Runs on the controller; needs matplotlib. Prints one JSON line
 {"changed": bool, "files": [...], "summary": one line for the console, "throttled": [nodes]} and
 exits 0, or 2 on bad input.
 """
@@ -46,7 +48,7 @@ class ReportError(Exception):
     """results.json is missing, unreadable or not what the role writes."""
 
 
-def load_results(path):
+def load_results(path, allow_no_runs=False):
     try:
         with io.open(path, encoding="utf-8") as handle:
             results = json.load(handle)
@@ -57,7 +59,7 @@ def load_results(path):
     if not isinstance(results, dict) or results.get("version") != 1:
         raise ReportError("%s is not a version 1 benchmark result" % path)
     runs = results.get("runs")
-    if not isinstance(runs, list) or not runs:
+    if not isinstance(runs, list) or not (runs or allow_no_runs):
         raise ReportError("%s holds no runs" % path)
     for position, run in enumerate(runs):
         for key in ("workload", "jobs", "aggregate"):
@@ -253,8 +255,11 @@ def render_markdown(results):
                              _num(pod["warmup"], 2), pod["device"] or "-"])
         lines.extend(_table(["nodes", "index", "host", "images", "errors", "seconds", "img/s", "warm-up (s)",
                              "device"], ["---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---"], rows))
-    lines.extend(time_to_result_lines(results))
-    lines.extend(["", "![throughput, speedup, per-pod phases and time to result](%s)" % PLOT_NAME, ""])
+    if results["runs"]:
+        lines.extend(time_to_result_lines(results))
+        lines.extend(["", "![throughput, speedup, per-pod phases and time to result](%s)" % PLOT_NAME, ""])
+    else:
+        lines.extend(["", "Workloads I and II were not run this time (playbooks/benchmark.yml --tags pipeline).", ""])
     return "\n".join(lines)
 
 
@@ -321,19 +326,23 @@ def draw(results, path):
 # relative to results.json; each pod's result carries "node" and "timeline" (jc_infer/metrics.py).
 # ---------------------------------------------------------------------------------------------
 
+def _collection_module(*parts):
+    """A module of this collection by its path in it (roles/gpu_workloads/files is three levels down)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", *parts)
+    spec = importlib.util.spec_from_file_location("jc_" + os.path.splitext(parts[-1])[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _telemetry_module():
     """plugins/module_utils/telemetry.py: imported from the collection, else by its path in it."""
     try:
         from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import telemetry
         return telemetry
     except ImportError:
-        import importlib.util
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "plugins",
-                            "module_utils", "telemetry.py")
-        spec = importlib.util.spec_from_file_location("jc_telemetry", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return _collection_module("plugins", "module_utils", "telemetry.py")
 
 
 def load_telemetry(results, base_dir):
@@ -594,30 +603,203 @@ def draw_time_to_result(axis, data):
     axis.set_ylim(0, max(t for _, t in points) * 1.2)
 
 
+# ---------------------------------------------------------------------------------------------
+# Workload III (role pipeline_workload, tasks/docker_matrix.yml): <report>/pipeline/ holds plan.json
+# (the chains, their hosts and image counts, the hosts' kernel boot IDs) and what each container
+# printed: chain-<placement>.log (the sink's JSON reports) and monolith-<S|E>.log. The rows, the
+# plot data and the plot itself come from module_utils/pipeline_matrix.py and
+# benchmarks/pipeline_plots.py, the same code as the stand-alone benchmarks.
+# ---------------------------------------------------------------------------------------------
+
+PIPELINE_DIR = "pipeline"
+PIPELINE_PLOT_NAME = "pipeline.png"
+
+
+def _pipeline_matrix_module():
+    try:
+        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import pipeline_matrix
+        return pipeline_matrix
+    except ImportError:
+        return _collection_module("plugins", "module_utils", "pipeline_matrix.py")
+
+
+def load_pipeline(base_dir):
+    """The matrix in base_dir/pipeline as {"plan", "runs", "rows", "by_size"}, or None when the run
+    made none. A plan whose logs or reports are missing or bad is a ReportError naming the file."""
+    folder = os.path.join(base_dir, PIPELINE_DIR)
+    plan_path = os.path.join(folder, "plan.json")
+    if not os.path.isfile(plan_path):
+        return None
+    matrix = _pipeline_matrix_module()
+    try:
+        with io.open(plan_path, encoding="utf-8") as handle:
+            plan = json.load(handle)
+        runs = []
+        for entry in plan["plan"]["monoliths"]:
+            path = os.path.join(folder, "monolith-%s.log" % entry["node"])
+            for report in matrix.reports_in(_read(path), path):
+                runs.append(matrix.run_from_report(report, node=entry["node"], host=entry["host"]))
+        for chain in plan["plan"]["chains"]:
+            path = os.path.join(folder, "chain-%s.log" % chain["placement"])
+            for report in matrix.reports_in(_read(path), path):
+                runs.append(matrix.run_from_report(report, depth=chain["depth"], placement=chain["placement"],
+                                                   hosts=chain["hosts"]))
+        rows = matrix.aggregate(runs)
+        by_size = matrix.by_size(rows)
+    except (ValueError, KeyError, TypeError) as exc:  # PipelineMatrixError is a ValueError
+        raise ReportError("workload III's matrix in %s: %s" % (folder, exc))
+    return {"plan": plan, "runs": runs, "rows": rows, "by_size": by_size}
+
+
+def _read(path):
+    try:
+        with io.open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (IOError, OSError) as exc:
+        raise ValueError("cannot read %s: %s" % (path, exc))
+
+
+def pipeline_sharing(pipeline):
+    """host_sharing's answer for the matrix's hosts (the same rule as for the workers)."""
+    return host_sharing({"host_sharing": pipeline["plan"].get("host_sharing") or {}})
+
+
+def shared_cpu_count(sharing):
+    """The CPUs the matrix's hosts share (the fewest any of them shows), or None when they do not
+    share a machine or did not say."""
+    if not sharing["groups"] or not sharing["cpus"]:
+        return None
+    return min(sharing["cpus"].values())
+
+
+def shared_cpu_bound(depth, cpus, ccr_cpu):
+    """The best a chain of ``depth`` stages can do against the monolith on ``cpus`` shared cores when
+    every image costs it (1 + CPU CCR) times the monolith's CPU: min(depth, cpus) / (1 + ccr_cpu)."""
+    if not cpus or ccr_cpu is None:
+        return None
+    return min(depth, cpus) / (1.0 + ccr_cpu)
+
+
+def pipeline_lines(pipeline):
+    """The report's Workload III section."""
+    matrix = _pipeline_matrix_module()
+    plan, rows = pipeline["plan"], pipeline["rows"]
+    try:
+        seconds = float(plan.get("seconds"))
+    except (TypeError, ValueError):
+        seconds = None
+    lines = ["", "## Workload III: the pipelined gRPC chain (placement matrix)", "",
+             "producer → convolution → ReLU → maxpool as a chain of gRPC services, each stage a container on its "
+             "host's Docker (one CPU each), stage i pulling from stage i - 1 across the LAN; against the same maths "
+             "in one process (the monolith). S = %s (server-class), E = %s (edge); placement letter i says where "
+             "stage i ran. Image %s, %d repeat(s) per run%s." % (
+                 ", ".join(plan.get("server_hosts") or []) or "-", ", ".join(plan.get("edge_hosts") or []) or "-",
+                 plan.get("image", "?"), plan.get("repeats", 1),
+                 "; the matrix took %.0f s in all (image builds and container starts included)" % seconds
+                 if seconds is not None else ""), ""]
+    sharing = pipeline_sharing(pipeline)
+    shared_cpus = shared_cpu_count(sharing)
+    if sharing["groups"]:
+        cpus = sorted(set(sharing["cpus"].values()))
+        lines.extend([
+            "**The matrix's hosts share one machine's CPUs**: %s run on one kernel (the same kernel boot ID), "
+            "which shows %s CPU(s). Every stage, the sink and the monolith then compete for those cores: a "
+            "chain of d stages can at best reach min(d, %s)× the monolith's rate, whatever the placement, and "
+            "the S and E letters name containers of one machine, not a fast and a slow node. Transfers between "
+            "\"hosts\" cross virtual bridges of one kernel, not a real link. So the tables show that every "
+            "placement runs, reports and how the chain's time splits into communication and computation on "
+            "this machine; they do not show what pipelining across real boards gains. The chain also spends CPU "
+            "on gRPC (receiving, framing, sending: the CPU CCR), which the monolith does not: with c shared "
+            "cores a chain can at best make min(d, c) / (1 + CPU CCR) times the monolith's rate (the last "
+            "column of the table by size), and the machine's other work lowers that further." % (
+                ", ".join(sorted(set(sum(sharing["groups"], [])))), "/".join(str(c) for c in cpus) or "?",
+                "/".join(str(c) for c in cpus) or "the number of cores"), ""])
+    elif sharing["known"]:
+        lines.extend(["Hosts: separate machines (each reports its own kernel boot ID).", ""])
+    lines.extend(["Every run against the monolith on its first stage's kind of node "
+                  "(communication and computation: per image, the stages' medians):", ""])
+    lines.append(matrix.markdown(rows).rstrip("\n"))
+    lines.extend(["", "By image size (the all-S placement of each depth; latency = communication + computation "
+                  "per image, without queueing):", ""])
+    table = []
+    for size, entry in pipeline["by_size"].items():
+        for key in sorted(k for k in entry if k.startswith("depth")):
+            item = entry[key]
+            table.append([size, key[5:], item["placement"], _num(1000 * item["communication"], 2)
+                          if item["communication"] is not None else "-",
+                          _num(1000 * item["computation"], 2) if item["computation"] is not None else "-",
+                          _num(item["ccr"], 2), _num(item["fps"], 1), _num(entry["monolith"]["fps"], 1),
+                          _num(item["speedup"], 2)]
+                         + ([_num(shared_cpu_bound(int(key[5:]), shared_cpus, item["ccr_cpu_throughput"]), 2)]
+                            if shared_cpus else []))
+    lines.extend(_table(["size", "stages", "placement", "communication ms", "computation ms", "CCR", "fps",
+                         "monolith fps", "× monolith"] + (["shared-CPU bound ×"] if shared_cpus else []),
+                        ["---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"]
+                        + (["---:"] if shared_cpus else []), table))
+    lines.extend(["", "![workload III: latency and CCR by size, throughput by stages and by placement](%s)"
+                  % PIPELINE_PLOT_NAME, ""])
+    return lines
+
+
+def draw_pipeline(pipeline, path):
+    """pipeline.png through benchmarks/pipeline_plots.write (its panels by size and by placement)."""
+    plots = _collection_module("benchmarks", "pipeline_plots.py")
+    sharing = pipeline_sharing(pipeline)
+    data = {"sizes": pipeline["by_size"], "latency": ("latency", "ms per image (communication + computation)")}
+    title = "Workload III placement matrix: S = %s, E = %s%s" % (
+        ", ".join(pipeline["plan"].get("server_hosts") or []), ", ".join(pipeline["plan"].get("edge_hosts") or []),
+        " (one machine's CPUs shared: see the report)" if sharing["groups"] else "")
+    temporary = path + ".new.png"
+    plots.write(data, temporary, placements=pipeline["rows"], title=title)
+    with open(temporary, "rb") as handle:
+        data = handle.read()
+    os.remove(temporary)
+    return write_if_changed(path, data)
+
+
+def pipeline_summary(pipeline):
+    """For the console line: the matrix's best chain at the largest size against the monolith."""
+    rows = pipeline["rows"]
+    last = rows[-1]["size"]
+    best = max((r for r in rows if r["size"] == last), key=lambda r: r["speedup"])
+    return "pipeline matrix: %d runs, best at %s %s %.1f fps (%.2fx the monolith)%s" % (
+        len(pipeline["runs"]), last, best["placement"], best["fps"], best["speedup"],
+        ", hosts share one machine's CPUs" if pipeline_sharing(pipeline)["groups"] else "")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="results.json written by the gpu_workloads role")
     parser.add_argument("--out", required=True, help="directory for report.md and benchmark.png")
     args = parser.parse_args(argv)
     try:
-        results = load_results(args.results)
+        base_dir = os.path.dirname(os.path.abspath(args.results))
+        pipeline = load_pipeline(base_dir)
+        results = load_results(args.results, allow_no_runs=pipeline is not None)
         if not os.path.isdir(args.out):
             raise ReportError("output directory %s does not exist" % args.out)
         report = os.path.join(args.out, REPORT_NAME)
         plot = os.path.join(args.out, PLOT_NAME)
-        traces, problems = load_telemetry(results, os.path.dirname(os.path.abspath(args.results)))
+        traces, problems = load_telemetry(results, base_dir)
         findings = telemetry_findings(traces)
-        markdown = render_markdown(results) + "\n".join(telemetry_lines(results, traces, problems, findings) + [""])
+        markdown = render_markdown(results) + "\n".join(
+            telemetry_lines(results, traces, problems, findings) + (pipeline_lines(pipeline) if pipeline else []) + [""])
         changed = write_if_changed(report, markdown.encode("utf-8"))
-        changed = draw(results, plot) or changed
-        files = [report, plot]
+        files = [report]
+        if results["runs"]:
+            changed = draw(results, plot) or changed
+            files.append(plot)
         if traces:
             files.append(os.path.join(args.out, TELEMETRY_PLOT_NAME))
             changed = draw_telemetry(traces, pod_windows(results, traces), findings, files[-1]) or changed
+        if pipeline:
+            files.append(os.path.join(args.out, PIPELINE_PLOT_NAME))
+            changed = draw_pipeline(pipeline, files[-1]) or changed
     except ReportError as exc:
         print(json.dumps({"changed": False, "error": str(exc)}))
         return 2
-    print(json.dumps({"changed": changed, "files": files, "summary": summary_line(results) + telemetry_summary(findings),
+    summary = "; ".join(part for part in (summary_line(results), pipeline_summary(pipeline) if pipeline else "") if part)
+    print(json.dumps({"changed": changed, "files": files, "summary": summary + telemetry_summary(findings),
                       "throttled": sorted(set(found["node"] for found in findings))}))
     return 0
 

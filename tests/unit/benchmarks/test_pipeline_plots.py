@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -53,3 +54,30 @@ def test_write_makes_a_png(tmp_path):
                                 placements=[{"placement": "EESS", "depth": 4, "size": "128x128", "fps": 1.0,
                                              "monolith_fps": 2.0}])
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_latency_by_placement_draws_end_to_end_bars_and_the_per_image_split():
+    rows = [{"size": "64x64", "depth": 2, "placement": p, "latency_median": 0.02, "communication": 0.003,
+             "computation": 0.001, "monolith_computation": 0.0008, "fps": 10.0, "monolith_fps": 12.0}
+            for p in ("SS", "ES")]
+    fig, ax = plt.subplots()
+    pipeline_plots.latency_by_placement(ax, rows)
+    assert [b.get_height() for b in ax.patches] == [20.0, 20.0]
+    split = [line for line in ax.get_lines() if line.get_label() == "communication + computation"][0]
+    assert list(split.get_ydata()) == pytest.approx([4.0, 4.0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ES\n64x64", "SS\n64x64"]
+    plt.close(fig)
+
+
+def test_the_latency_panel_reads_the_field_the_results_name():
+    data = results()
+    for entry in data["sizes"].values():
+        for item in entry.values():
+            if isinstance(item, dict) and "latency_paced" in item:
+                item["latency"] = 2 * item["latency_paced"]
+    data["latency"] = ("latency", "ms per image (communication + computation)")
+    fig, ax = plt.subplots()
+    pipeline_plots.latency_by_size(ax, data)
+    assert ax.get_ylabel() == "ms per image (communication + computation)"
+    assert ax.get_lines()[0].get_ydata()[0] == 2000 * data["sizes"]["128x128"]["monolith"]["latency_paced"]
+    plt.close(fig)

@@ -36,3 +36,17 @@ def test_pipeline_matrix_filter_gives_the_runs_and_takes_chosen_placements():
 def test_pipeline_matrix_filter_names_itself_in_errors():
     with pytest.raises(AnsibleFilterError, match="pipeline_matrix: placement 'SXS'"):
         FILTERS["pipeline_matrix"]([3], ["64x64"], ["SXS"])
+
+
+def test_pipeline_docker_plan_filter_counts_images_by_size_and_plans_the_chains():
+    runs = FILTERS["pipeline_matrix"]([2], ["128x128", "1280x720"], ["ES"])
+    plan = FILTERS["pipeline_docker_plan"](runs, ["m"], ["w"], {"m": "10.0.0.1", "w": "10.0.0.2"}, "7000",
+                                           "20000000", "16", "300")
+    assert plan["chains"][0]["sizes"] == [{"size": "128x128", "datacount": 300}, {"size": "1280x720", "datacount": 21}]
+    assert plan["chains"][0]["stages"][1]["upstream"] == "10.0.0.2:7000"
+
+
+def test_pipeline_docker_plan_filter_names_itself_in_errors():
+    with pytest.raises(AnsibleFilterError, match="pipeline_docker_plan: host w has no address"):
+        FILTERS["pipeline_docker_plan"](FILTERS["pipeline_matrix"]([2], ["64x64"], ["ES"]), ["m"], ["w"],
+                                        {"m": "a"}, 7000, 1000, 2, 10)

@@ -82,3 +82,78 @@ def test_images_per_run_spends_about_the_same_pixels_on_every_size_within_its_bo
     assert pm.images_per_run("1024x1024", 5000000, least=10, most=500) == 10
     with pytest.raises(pm.PipelineMatrixError, match="not <width>x<height>"):
         pm.images_per_run("1280", 20000000, least=10, most=500)
+
+
+ADDRESSES = {"m": "10.0.0.1", "w1": "10.0.0.2", "w2": "10.0.0.3"}
+
+
+def test_docker_plan_gives_every_stage_its_own_port_and_its_upstreams_address():
+    plan = pm.docker_plan(pm.expand([4], ["128x128", "1280x720"], ["EESS"]), ["m"], ["w1", "w2"], ADDRESSES, 50051,
+                          {"128x128": 300, "1280x720": 21})
+    (chain,) = plan["chains"]
+    assert chain["hosts"] == ["w1", "w2", "m", "m"] and chain["sink_host"] == "m"
+    assert [(s["host"], s["listen"], s["upstream"]) for s in chain["stages"]] == [
+        ("w1", "0.0.0.0:50051", ""), ("w2", "0.0.0.0:50052", "10.0.0.2:50051"),
+        ("m", "0.0.0.0:50053", "10.0.0.3:50052"), ("m", "0.0.0.0:50054", "10.0.0.1:50053")]
+    assert chain["address"] == "10.0.0.1:50054"
+    assert chain["sizes"] == [{"size": "128x128", "datacount": 300}, {"size": "1280x720", "datacount": 21}]
+    # The chain starts on the edge: one monolith there, on the first edge host, every size.
+    assert plan["monoliths"] == [{"node": "E", "host": "w1", "sizes": chain["sizes"]}]
+
+
+def test_docker_plan_runs_a_monolith_on_each_kind_of_node_a_chain_starts_on():
+    plan = pm.docker_plan(pm.expand([2], ["64x64"]), ["m"], ["w1"], ADDRESSES, 7000, {"64x64": 10})
+    assert [c["placement"] for c in plan["chains"]] == ["SS", "ES", "EE"]
+    assert [(m["node"], m["host"]) for m in plan["monoliths"]] == [("S", "m"), ("E", "w1")]
+
+
+@pytest.mark.parametrize("addresses, images, message", [
+    ({"m": "a"}, {"64x64": 10}, "host w1 has no address"), (ADDRESSES, {}, "no image count for size 64x64")])
+def test_docker_plan_says_what_is_missing(addresses, images, message):
+    with pytest.raises(pm.PipelineMatrixError, match=message):
+        pm.docker_plan(pm.expand([2], ["64x64"], ["ES"]), ["m"], ["w1"], addresses, 7000, images)
+
+
+SINK = {"kind": "pipeline", "key": "256x256,seed=3", "fps": 50.0, "ccr": 2.0, "ccr_cpu": 1.5, "latency_median": 0.03,
+        "bound_cpu_fps": 70.0, "communication_median": 0.004, "computation_median": 0.002, "stages": [{"stage": "conv"}]}
+MONOLITH = {"kind": "monolith", "key": "256x256", "fps": 100.0, "ccr": 0.0, "ccr_cpu": None, "latency_median": 0.01,
+            "bound_cpu_fps": 110.0, "communication_median": 0.0, "computation_median": 0.009}
+
+
+def test_a_sink_report_becomes_a_run_with_its_size_and_where_it_ran():
+    run = pm.run_from_report(SINK, depth=2, placement="ES", hosts=["w1", "m"])
+    assert run["size"] == "256x256" and run["kind"] == "pipeline" and run["fps"] == 50.0
+    assert (run["communication"], run["computation"], run["stages"]) == (0.004, 0.002, [{"stage": "conv"}])
+    assert (run["depth"], run["placement"], run["hosts"]) == (2, "ES", ["w1", "m"])
+    mono = pm.run_from_report(MONOLITH, node="E")
+    assert (mono["node"], mono["communication"], mono["computation"]) == ("E", 0.0, 0.009)
+    with pytest.raises(pm.PipelineMatrixError, match="not a jc_pipeline sink or monolith report"):
+        pm.run_from_report({"kind": "job"})
+
+
+def test_reports_are_found_among_log_lines_and_their_absence_quotes_the_end():
+    import json
+    text = "conv: 10 images, receive 0.1 s\n" + json.dumps(SINK) + "\n{not json\n" + json.dumps(MONOLITH) + "\n"
+    assert pm.reports_in(text) == [SINK, MONOLITH]
+    with pytest.raises(pm.PipelineMatrixError, match="no jc_pipeline report in x.log; it ends: a | b"):
+        pm.reports_in("a\nb\n", "x.log")
+
+
+def test_rows_by_size_compare_depths_on_their_all_server_placement():
+    runs = [pm.run_from_report(MONOLITH, node="S"), pm.run_from_report(dict(MONOLITH, fps=60.0), node="E")]
+    for depth, placement, fps in ((2, "SS", 150.0), (2, "ES", 90.0), (4, "SSSS", 180.0), (4, "EEEE", 70.0)):
+        runs.append(pm.run_from_report(dict(SINK, fps=fps), depth=depth, placement=placement, hosts=[]))
+    sizes = pm.by_size(pm.aggregate(runs))
+    entry = sizes["256x256"]
+    assert entry["monolith"] == {"fps": 100.0, "latency": 0.009, "node": "S"}
+    assert (entry["depth2"]["placement"], entry["depth2"]["speedup"]) == ("SS", 1.5)
+    assert (entry["depth4"]["placement"], entry["depth4"]["fps"]) == ("SSSS", 180.0)
+    assert entry["depth4"]["latency"] == pytest.approx(0.006) and entry["depth4"]["ccr_cpu_throughput"] == 1.5
+
+
+def test_rows_by_size_need_every_depth_at_every_size():
+    runs = [pm.run_from_report(MONOLITH, node="S"), pm.run_from_report(dict(MONOLITH, key="64x64"), node="S"),
+            pm.run_from_report(SINK, depth=2, placement="SS", hosts=[]),
+            pm.run_from_report(dict(SINK, key="64x64"), depth=4, placement="SSSS", hosts=[])]
+    with pytest.raises(pm.PipelineMatrixError, match="was not measured at every depth"):
+        pm.by_size(pm.aggregate(runs))
