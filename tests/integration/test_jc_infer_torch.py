@@ -17,3 +17,12 @@ def test_jc_infer_unit_tests_pass_with_torch():
     returncode, output = run_unit_tests("tests/unit/roles/test_jc_infer.py", per_test_timeout=180)
     assert returncode == 0, output[-6000:]
     assert "passed" in output and "skipped" not in output, output[-3000:]
+
+
+def test_the_cpu_path_reports_why_cuda_was_not_preinitialised_with_torch():
+    # The one torch test of test_jc_infer_cudainit.py that needs no GPU (the other two run on the
+    # GPU machine: benchmarks/startup_device_run.sh, benchmarks/results/startup_h200x2_run5/pytest.txt).
+    returncode, output = run_unit_tests(
+        "tests/unit/roles/test_jc_infer_cudainit.py::test_a_cpu_run_reports_why_there_was_no_preinit", per_test_timeout=180)
+    assert returncode == 0, output[-6000:]
+    assert "1 passed" in output and "skipped" not in output, output[-3000:]
