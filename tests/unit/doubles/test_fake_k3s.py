@@ -279,24 +279,24 @@ def test_without_the_kube_node_build_kwok_plays_the_node(monkeypatch, tmp_path):
     assert str(tmp_path / "jc-kube-node" / "cri-dockerd") in why and "not mounted" in why
 
 
-def test_a_build_of_another_architecture_leaves_the_node_to_kwok(monkeypatch, tmp_path):
+def _amd64_builds(monkeypatch, tmp_path):
+    """Both builds mounted, their binaries x86-64 ELF headers (what node_mode reads)."""
     for path in ("jc-kube/jc-kube", "node/cri-dockerd", "node/cni/bridge", "node/pause"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00")
         (tmp_path / path).chmod(0o755)
     monkeypatch.setattr(FAKE_K3S, "JC_KUBE_DIR", str(tmp_path / "jc-kube"))
     monkeypatch.setattr(FAKE_K3S, "JC_KUBE_NODE_DIR", str(tmp_path / "node"))
+
+
+def test_a_build_of_another_architecture_leaves_the_node_to_kwok(monkeypatch, tmp_path):
+    _amd64_builds(monkeypatch, tmp_path)
     monkeypatch.setattr(FAKE_K3S, "DOUBLE_ARCH", "arm64")
     assert FAKE_K3S.node_mode({"docker": True}, {}) == ("kwok", "the kube-node build is amd64, this node is arm64")
 
 
 def test_a_node_docker_without_jc_runc_leaves_the_node_to_kwok(monkeypatch, tmp_path):
-    for path in ("jc-kube/jc-kube", "node/cri-dockerd", "node/cni/bridge", "node/pause"):
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00")
-        (tmp_path / path).chmod(0o755)
-    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_DIR", str(tmp_path / "jc-kube"))
-    monkeypatch.setattr(FAKE_K3S, "JC_KUBE_NODE_DIR", str(tmp_path / "node"))
+    _amd64_builds(monkeypatch, tmp_path)
     monkeypatch.setattr(FAKE_K3S, "DOUBLE_ARCH", "amd64")
     answers = {"runc": (200, {"DefaultRuntime": "runc", "CgroupDriver": "cgroupfs"}),
                "jc-runc": (200, {"DefaultRuntime": "jc-runc", "CgroupDriver": "cgroupfs"})}
