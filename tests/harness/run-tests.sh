@@ -40,7 +40,7 @@ run_stage() {
       python -m pytest tests/unit --forbid-skips
       ;;
     integration)
-      python -m pytest tests/integration -n "$JOBS" --dist load --durations=0 --forbid-skips
+      python -m pytest tests/integration -n "$JOBS" --dist load --maxschedchunk 1 --durations=0 --forbid-skips
       ;;
     *)
       echo "unknown stage $1" >&2
