@@ -71,6 +71,8 @@ def main(argv=None):
     sp.add_argument("--seed", type=int, default=0, help="torch.manual_seed of the random weights")
     sp.add_argument("--weights", default=os.environ.get("JC_SPLIT_WEIGHTS", ""), help="a resnet50 state_dict file")
     sp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    sp.add_argument("--input-cache-mb", type=int, default=0,
+                    help="stage 0: keep input batches on the device between streams (benchmarks)")
     sp.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
     sp.add_argument("--pull-chunk-bytes", type=int, default=wire.MAX_CHUNK_BYTES)
     sp.add_argument("--idle-timeout", type=float, default=60.0)
@@ -176,7 +178,8 @@ def cmd_split_stage(args):
         torch.set_num_threads(args.threads)
     server_stage = split_stage.SplitStage(blocks, args.upstream or None, args.device, args.batch, args.seed,
                                           args.weights or None, args.index, args.chunk_bytes, args.idle_timeout,
-                                          args.connect_timeout, args.timings or None, args.pull_chunk_bytes)
+                                          args.connect_timeout, args.timings or None, args.pull_chunk_bytes,
+                                          input_cache_mb=args.input_cache_mb)
     server, port = stage.serve(server_stage, args.listen)
     sys.stdout.write("jc_pipeline split stage %d/%d %s (%s) on %s listening on port %d\n"
                      % (args.index, depth, server_stage.name, host or "-", args.device, port))
