@@ -40,7 +40,8 @@ def encode(array):
 
 
 def decode(data):
-    """The array in ``data`` (any bytes-like object): a read-only view, no copy."""
+    """The array in ``data`` (any bytes-like object): a view of it, no copy (read-only when
+    ``data`` is, as a gRPC message is)."""
     view = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else memoryview(data)
     if len(view) < HEAD.size:
         raise WireError("tensor of %d bytes is shorter than its %d-byte header" % (len(view), HEAD.size))
