@@ -110,3 +110,36 @@ def test_a_bytes_frame_over_the_limit_is_refused_before_any_allocation():
     header = wire.HEADER.pack(wire.BLOB_MAGIC, 0, 0, 2, 0, 0, 0.0, wire.MAX_BLOB_BYTES + 1)
     with pytest.raises(wire.WireError, match="more than"):
         wire.Assembler().add(header + b"abcd")
+
+
+PLACEMENT = """stages:
+  - {host: jetson-1, layers: [stem, layer1]}
+  - {host: jetson-2, layers: [layer2, layer3]}
+  - {host: gateway, layers: [layer4, head]}
+"""
+
+
+def test_split_stage_takes_its_blocks_from_the_placement_file(tmp_path):
+    from jc_pipeline.__main__ import split_blocks
+
+    path = tmp_path / "placement.yaml"
+    path.write_text(PLACEMENT)
+    assert split_blocks(str(path), "", 1) == (("layer2", "layer3"), "jetson-2", 3)
+    assert split_blocks("", "layer2", 0) == (("stem", "layer1", "layer2"), "", 2)
+
+
+@pytest.mark.parametrize("placement,args,message", [
+    (PLACEMENT.replace("layer2, layer3", "layer3, layer3"), ["--index", "0"], "do not start at layer2"),
+    (PLACEMENT, ["--index", "3"], "stage index 3: the placement has stages 0..2"),
+    (None, ["--cuts", "layer9"], "cannot cut after 'layer9'"),
+    ("", ["--index", "0"], "a placement is a mapping"),
+])
+def test_split_stage_cli_refuses_a_bad_placement_before_loading_torch(tmp_path, capsys, placement, args, message):
+    from jc_pipeline.__main__ import main
+
+    if placement is not None:
+        path = tmp_path / "placement.yaml"
+        path.write_text(placement)
+        args = ["--placement", str(path)] + args
+    assert main(["split-stage"] + args) == 2
+    assert message in capsys.readouterr().err
