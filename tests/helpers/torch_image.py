@@ -19,36 +19,44 @@ BASE = "edgeai-jc/debian-systemd:bookworm-amd64"
 PACKAGES = ["python3-torch", "python3-torchvision", "python3-pil", "python3-numpy", "python3-pytest",
             "python3-pytest-timeout"]
 TAG = "edgeai-jc/torch-cpu:bookworm-" + hashlib.sha256(" ".join([BASE] + PACKAGES).encode()).hexdigest()[:12]
+# Debian's grpcio 1.51 and the matching grpcio-tools (jc_pipeline generates its gRPC code with them),
+# laid over the torch image for the tests that run the ResNet-50 split as gRPC stages: a layer of its
+# own, so adding them does not rebuild (and re-download) the torch image.
+GRPC_PACKAGES = ["python3-grpcio", "python3-grpc-tools"]
 
 
 def docker(*args, timeout=1800, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout, check=check)
 
 
-def torch_image():
-    """The image's tag, built first when it is not there."""
+def torch_image(extra_packages=()):
+    """The image's tag, built first when it is not there; with ``extra_packages``, the torch image
+    with those Debian packages added on top (its own tag)."""
+    extra = list(extra_packages)
+    base, packages = (torch_image(), extra) if extra else (BASE, PACKAGES)
+    tag = TAG if not extra else TAG + "-" + hashlib.sha256(" ".join(extra).encode()).hexdigest()[:8]
     lock_path = os.path.join(tempfile.gettempdir(), "edgeai-jc-torch-image.lock")
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if docker("image", "inspect", TAG, check=False).returncode == 0:
-            return TAG
+        if docker("image", "inspect", tag, check=False).returncode == 0:
+            return tag
         name = "edgeai-jc-torch-build-%d" % os.getpid()
         docker("rm", "-f", name, check=False)
         try:
-            docker("run", "--name", name, BASE, "bash", "-ec",
+            docker("run", "--name", name, base, "bash", "-ec",
                    "export DEBIAN_FRONTEND=noninteractive; apt-get update -q; "
-                   "apt-get install -y -q --no-install-recommends " + " ".join(PACKAGES) + "; "
+                   "apt-get install -y -q --no-install-recommends " + " ".join(packages) + "; "
                    "apt-get clean; rm -rf /var/lib/apt/lists/*")
-            docker("commit", name, TAG)
+            docker("commit", name, tag)
         finally:
             docker("rm", "-f", name, check=False)
-        return TAG
+        return tag
 
 
-def run_unit_tests(test_file, per_test_timeout):
-    """pytest on one of tests/unit's files inside the image, the checkout mounted read-only.
-    Returns (returncode, output)."""
+def run_unit_tests(test_file, per_test_timeout, extra_packages=()):
+    """pytest on one of tests/unit's files inside the image (with ``extra_packages``: the layered
+    one, see torch_image), the checkout mounted read-only. Returns (returncode, output)."""
     proc = docker("run", "--rm", "-e", "PYTHONDONTWRITEBYTECODE=1", "-v", "%s:/src:ro" % ROOT, "-w", "/src",
-                  torch_image(), "python3", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                  torch_image(extra_packages), "python3", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
                   "--timeout", str(per_test_timeout), test_file, timeout=1200, check=False)
     return proc.returncode, proc.stdout + proc.stderr

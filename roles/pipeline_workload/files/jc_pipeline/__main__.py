@@ -1,4 +1,4 @@
-"""python3 -m jc_pipeline {generate,stage,pull,monolith,plan} -- see README.md."""
+"""python3 -m jc_pipeline {generate,stage,pull,monolith,plan,split-stage,split-pull} -- see README.md."""
 
 import argparse
 import json
@@ -57,6 +57,39 @@ def main(argv=None):
             cmd.add_argument("--no-digest", action="store_true",
                              help="do not hash the outputs (the hashing would count in the monolith's time)")
 
+    sp = sub.add_parser("split-stage", help="serve one stage of the ResNet-50 split (torch)")
+    sp.add_argument("--placement", default=os.environ.get("JC_SPLIT_PLACEMENT", ""),
+                    help="placement file (YAML or JSON, split_plan.parse_placement); stage --index of it")
+    sp.add_argument("--cuts", default=os.environ.get("JC_SPLIT_CUTS", ""),
+                    help="instead of --placement: cut after these blocks (comma-separated)")
+    sp.add_argument("--index", type=int, default=int(os.environ.get("JC_PIPELINE_INDEX", "0")))
+    sp.add_argument("--listen", default=os.environ.get("JC_PIPELINE_LISTEN", "0.0.0.0:50051"))
+    sp.add_argument("--upstream", default=os.environ.get("JC_PIPELINE_UPSTREAM", ""))
+    sp.add_argument("--device", default=os.environ.get("JC_SPLIT_DEVICE", "cpu"))
+    sp.add_argument("--batch", type=int, default=int(os.environ.get("JC_SPLIT_BATCH", "8")),
+                    help="images per stream item; the same for every stage and the sink")
+    sp.add_argument("--seed", type=int, default=0, help="torch.manual_seed of the random weights")
+    sp.add_argument("--weights", default=os.environ.get("JC_SPLIT_WEIGHTS", ""), help="a resnet50 state_dict file")
+    sp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    sp.add_argument("--input-cache-mb", type=int, default=0,
+                    help="stage 0: keep input batches on the device between streams (benchmarks)")
+    sp.add_argument("--chunk-bytes", type=int, default=wire.DEFAULT_CHUNK_BYTES)
+    sp.add_argument("--pull-chunk-bytes", type=int, default=wire.MAX_CHUNK_BYTES)
+    sp.add_argument("--idle-timeout", type=float, default=60.0)
+    sp.add_argument("--connect-timeout", type=float, default=120.0)
+    sp.add_argument("--timings", default="")
+    sp.add_argument("--cpu", type=int, default=-1)
+
+    spull = sub.add_parser("split-pull", help="the sink of the ResNet-50 split: pull logits and report")
+    spull.add_argument("--address", required=True)
+    spull.add_argument("--key", default="224x224", help="<width>x<height>[,seed=N][,interval=S]")
+    spull.add_argument("--datacount", type=int, required=True, help="images")
+    spull.add_argument("--batch", type=int, default=int(os.environ.get("JC_SPLIT_BATCH", "8")))
+    spull.add_argument("--connect-timeout", type=float, default=120.0)
+    spull.add_argument("--idle-timeout", type=float, default=600.0)
+    spull.add_argument("--top1", action="store_true", help="keep every image's class in the report")
+    spull.add_argument("--cpu", type=int, default=-1)
+
     pl = sub.add_parser("plan", help="print the blocks of every stage for a depth (JSON)")
     pl.add_argument("--depth", type=int, required=True)
 
@@ -67,7 +100,7 @@ def main(argv=None):
         os.sched_setaffinity(0, {args.cpu})
     try:
         return COMMANDS[args.command](args)
-    except (wire.WireError, ops.PlanError, ValueError) as exc:
+    except (wire.WireError, ops.PlanError, ValueError, IOError) as exc:
         sys.stderr.write("jc_pipeline: %s\n" % exc)
         return 2
 
@@ -118,8 +151,64 @@ def cmd_plan(args):
     return 0
 
 
+def split_blocks(placement, cuts, index):
+    """The blocks of stage ``index`` from a placement file or a list of cuts; (blocks, host, depth)."""
+    from . import split_plan
+    if placement:
+        with open(placement) as handle:
+            text = handle.read()
+        try:
+            import yaml
+            document = yaml.safe_load(text)
+        except ImportError:
+            document = json.loads(text)
+        stages = split_plan.parse_placement(document)
+    else:
+        stages = [("", blocks) for blocks in split_plan.ranges_from_cuts([c for c in cuts.split(",") if c])]
+    if not 0 <= index < len(stages):
+        raise split_plan.SplitError("stage index %d: the placement has stages 0..%d" % (index, len(stages) - 1))
+    return stages[index][1], stages[index][0], len(stages)
+
+
+def cmd_split_stage(args):
+    from . import split_stage, stage
+    blocks, host, depth = split_blocks(args.placement, args.cuts, args.index)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    server_stage = split_stage.SplitStage(blocks, args.upstream or None, args.device, args.batch, args.seed,
+                                          args.weights or None, args.index, args.chunk_bytes, args.idle_timeout,
+                                          args.connect_timeout, args.timings or None, args.pull_chunk_bytes,
+                                          input_cache_mb=args.input_cache_mb)
+    server, port = stage.serve(server_stage, args.listen)
+    sys.stdout.write("jc_pipeline split stage %d/%d %s (%s) on %s listening on port %d\n"
+                     % (args.index, depth, server_stage.name, host or "-", args.device, port))
+    sys.stdout.flush()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.stop(5).wait()
+    return 0
+
+
+def cmd_split_pull(args):
+    from . import split_stage, stage
+    try:
+        report = split_stage.pull(args.address, args.key, args.datacount, args.batch, args.connect_timeout,
+                                  args.idle_timeout)
+    except stage.StageError as exc:
+        sys.stderr.write("jc_pipeline: pipeline failed: %s\n" % exc)
+        return 1
+    if not args.top1:
+        report.pop("top1")
+    print(metrics.to_json(report))
+    return 0
+
+
 COMMANDS = {"generate": cmd_generate, "stage": cmd_stage, "pull": cmd_pull, "monolith": cmd_monolith,
-            "plan": cmd_plan}
+            "plan": cmd_plan,
+            "split-stage": cmd_split_stage, "split-pull": cmd_split_pull}
 
 if __name__ == "__main__":
     sys.exit(main())

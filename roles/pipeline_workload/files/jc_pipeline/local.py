@@ -1,7 +1,9 @@
 """A chain of stage processes on this machine (127.0.0.1), for tests and the benchmark.
 
 Each stage is its own ``python3 -m jc_pipeline stage`` process listening on a free port;
-``cpus`` pins stage i to cpus[i] (one core per stage, as on separate nodes).
+``cpus`` pins stage i to cpus[i] (one core per stage, as on separate nodes). With ``split``
+(arguments every stage gets, e.g. ["--cuts", "layer2", "--batch", "8"]) the stages are the
+ResNet-50 split's (``python3 -m jc_pipeline split-stage``); ``depth`` is then its number of stages.
 """
 
 import os
@@ -18,8 +20,10 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class LocalChain(object):
     def __init__(self, depth, cpus=None, chunk_bytes=None, idle_timeout=None, connect_timeout=10.0,
-                 python=sys.executable, start_timeout=60.0, extra_args=None, pull_chunk_bytes=None):
-        ops.stage_blocks(depth, 0)
+                 python=sys.executable, start_timeout=60.0, extra_args=None, pull_chunk_bytes=None, split=None):
+        self.split = list(split) if split is not None else None
+        if self.split is None:
+            ops.stage_blocks(depth, 0)
         self.depth = depth
         self.cpus = list(cpus) if cpus else []
         self.chunk_bytes = chunk_bytes
@@ -38,8 +42,9 @@ class LocalChain(object):
         return self.addresses[-1]
 
     def _command(self, index):
-        cmd = [self.python, "-m", "jc_pipeline", "stage", "--depth", str(self.depth), "--index", str(index),
-               "--listen", "127.0.0.1:0", "--connect-timeout", str(self.connect_timeout)]
+        cmd = [self.python, "-m", "jc_pipeline"]
+        cmd += ["split-stage"] + self.split if self.split is not None else ["stage", "--depth", str(self.depth)]
+        cmd += ["--index", str(index), "--listen", "127.0.0.1:0", "--connect-timeout", str(self.connect_timeout)]
         if index:
             cmd += ["--upstream", self.addresses[index - 1]]
         if self.chunk_bytes:

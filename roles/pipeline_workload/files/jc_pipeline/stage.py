@@ -54,8 +54,12 @@ class Upstream(object):
     trailing metadata. ``on_call`` gets the call object (to cancel it from outside).
     """
 
-    def __init__(self, address, request, connect_timeout, idle_timeout, on_call=None, chunk_bytes=None):
+    def __init__(self, address, request, connect_timeout, idle_timeout, on_call=None, chunk_bytes=None,
+                 expected=None):
         self.address = address
+        # Items the stream must hold: request.datacount images, or (the ResNet-50 split, whose
+        # items are batches) ``expected``.
+        self.expected = request.datacount if expected is None else expected
         self.chunk_bytes = chunk_bytes
         self.request = request
         self.connect_timeout = connect_timeout
@@ -129,9 +133,9 @@ class Upstream(object):
                 done.set()
             if assembler.partial:
                 raise StageError(grpc.StatusCode.DATA_LOSS, "upstream %s ended inside an image" % address)
-            if images != request.datacount:
-                raise StageError(grpc.StatusCode.DATA_LOSS, "upstream %s ended after %d of %d images"
-                                 % (address, images, request.datacount))
+            if images != self.expected:
+                raise StageError(grpc.StatusCode.DATA_LOSS, "upstream %s ended after %d of %d items"
+                                 % (address, images, self.expected))
             self.summaries = upstream_summaries(dict(call.trailing_metadata() or ()))
         finally:
             channel.close()

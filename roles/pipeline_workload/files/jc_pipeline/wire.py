@@ -45,6 +45,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO = os.path.join(HERE, "conv.proto")
 HEADER = struct.Struct("<4sIIIIIdQ")
 MAGIC = b"JCP1"
+# The same frame carrying opaque bytes instead of a float32 image (width = height = 0): an
+# encoded tensor batch of the ResNet-50 split (tensors.py). Assembler returns those bytes.
+BLOB_MAGIC = b"JCB1"
+MAX_BLOB_BYTES = 1 << 30
 DEFAULT_CHUNK_BYTES = 1 << 20
 # The largest message a jc_pipeline client accepts, and the largest chunk it asks for (so an
 # image up to ~64 MiB travels as one message between stages: fewer, cheaper messages).
@@ -149,6 +153,21 @@ def _chunks(image, index, produced, chunk_bytes):
         yield HEADER.pack(MAGIC, index, chunk, count, width, height, produced, total), body[start:start + chunk_bytes]
 
 
+def _blob_chunks(payload, index, produced, chunk_bytes):
+    body = memoryview(payload).cast("B")
+    total = len(body)
+    count = max(1, -(-total // chunk_bytes))
+    for chunk in range(count):
+        start = chunk * chunk_bytes
+        yield HEADER.pack(BLOB_MAGIC, index, chunk, count, 0, 0, produced, total), body[start:start + chunk_bytes]
+
+
+def blob_replies(payload, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """The serialised ``DataReply`` messages carrying ``payload`` (bytes) as item ``index``."""
+    for header, part in _blob_chunks(payload, index, produced, chunk_bytes):
+        yield b"".join((b"\x0a", _varint(HEADER.size + len(part)), header, part))
+
+
 def frames(image, index, produced, chunk_bytes=DEFAULT_CHUNK_BYTES):
     """The ``data`` payloads of one image (header + chunk each)."""
     for header, part in _chunks(image, index, produced, chunk_bytes):
@@ -215,7 +234,8 @@ def _read_varint(view, pos):
 
 
 class Assembler(object):
-    """Rebuild images from chunks; ``add(data)`` returns (index, produced, image) when complete.
+    """Rebuild images from chunks; ``add(data)`` returns (index, produced, image) when complete
+    (for a ``BLOB_MAGIC`` frame, ``image`` is the payload: a bytes-like object).
 
     ``data`` is any bytes-like object. Chunks are copied straight into the image's buffer (one
     copy); an image that came in one message is a read-only view of that message (none)."""
@@ -234,9 +254,14 @@ class Assembler(object):
         if len(data) < HEADER.size:
             raise WireError("message of %d bytes is shorter than the %d-byte header" % (len(data), HEADER.size))
         magic, index, chunk, count, width, height, produced, total = HEADER.unpack_from(data)
-        if magic != MAGIC:
-            raise WireError("message does not start with %r (got %r)" % (MAGIC, magic))
-        if width * height * ops.DTYPE.itemsize != total:
+        if magic not in (MAGIC, BLOB_MAGIC):
+            raise WireError("message does not start with %r or %r (got %r)" % (MAGIC, BLOB_MAGIC, magic))
+        blob = magic == BLOB_MAGIC
+        if blob and (width or height):
+            raise WireError("item %d: a bytes frame has width and height 0, not %dx%d" % (index, width, height))
+        if blob and total > MAX_BLOB_BYTES:
+            raise WireError("item %d: %d bytes is more than the %d a bytes frame may carry" % (index, total, MAX_BLOB_BYTES))
+        if not blob and width * height * ops.DTYPE.itemsize != total:
             raise WireError("image %d: %dx%d float32 is not %d bytes" % (index, width, height, total))
         if self._head is None:
             if chunk != 0:
@@ -263,6 +288,8 @@ class Assembler(object):
         self._reset()
         if filled != total:
             raise WireError("image %d: got %d bytes, header says %d" % (index, filled, total))
+        if blob:
+            return index, produced, body
         image = np.frombuffer(body, dtype=ops.DTYPE).reshape(height, width)
         return index, produced, image
 
