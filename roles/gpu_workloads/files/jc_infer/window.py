@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: edgeai.jetson_cluster contributors
+# Apache License 2.0 (see galaxy.yml)
+"""The timed window's edges (issue 15, "Time to result"): a batch source primed before the window
+(PIPELINE_PRIME), and where the window's time went (its first batch, its steady per-batch interval,
+its tail), so that a short window's lower throughput can be told apart from a slower steady state.
+No torch here; Python >= 3.6."""
+
+from __future__ import division
+
+_NOTHING = object()
+
+
+def prime_decision(setting, mode):
+    """PIPELINE_PRIME auto|on|off: whether to start the batch source and wait for its first batch
+    before the window opens (the wait counts in the warm-up as "pipeline_fill"). auto = on for the
+    files mode (reader threads and the decoder have a pipeline to fill), off for synthetic batches."""
+    if setting == "auto":
+        return mode == "files"
+    return setting == "on"
+
+
+class Primed(object):
+    """Iterates over source; prime() takes its first item ahead of time (starting the source's
+    threads and waiting until that item is ready), and iteration yields it first."""
+
+    def __init__(self, source):
+        self._it = iter(source)
+        self._held = []  # the item prime() took, until iteration hands it on
+        self.primed = False
+
+    def prime(self):
+        """Take the first item now (once); False when the source is empty."""
+        if not self.primed:
+            self.primed = True
+            item = next(self._it, _NOTHING)
+            if item is not _NOTHING:
+                self._held.append(item)
+        return bool(self._held)
+
+    def __iter__(self):
+        while self._held:
+            yield self._held.pop(0)
+        for item in self._it:
+            yield item
+
+
+def _median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return None
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def window_profile(t0, marks, t_end, first=6):
+    """Where a timed window [t0, t_end] went, from the time each batch was handed to the model
+    (marks, ascending): "batches"; "first_batch" (t0 to the first mark: the pipeline's fill);
+    "interval" (the median time between marks: the steady state); "tail" (the last mark to t_end:
+    the last batches' inference and the final sync); "excess" (the window minus batches x interval:
+    what the window cost beyond its steady rate); "first_intervals" (the first few, for a ramp)."""
+    seconds = t_end - t0
+    out = {"batches": len(marks), "seconds": round(seconds, 6)}
+    if not marks:
+        return out
+    gaps = [b - a for a, b in zip(marks, marks[1:])]
+    interval = _median(gaps) if gaps else marks[0] - t0
+    out.update({
+        "first_batch": round(marks[0] - t0, 6),
+        "interval": round(interval, 6),
+        "tail": round(t_end - marks[-1], 6),
+        "excess": round(seconds - len(marks) * interval, 6),
+        "first_intervals": [round(g, 4) for g in gaps[:first]],
+    })
+    return out
