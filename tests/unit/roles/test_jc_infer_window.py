@@ -11,9 +11,10 @@ from jc_infer.window import Primed, prime_decision, window_profile
 
 
 @pytest.mark.parametrize("setting, mode, expected", [
-    ("auto", "files", True), ("auto", "synthetic", False), ("on", "synthetic", True), ("off", "files", False)])
+    ("auto", "files", "on"), ("auto", "synthetic", "off"), ("on", "synthetic", "on"), ("off", "files", "off"),
+    ("full", "files", "full")])
 def test_prime_decision(setting, mode, expected):
-    assert prime_decision(setting, mode) is expected
+    assert prime_decision(setting, mode) == expected
 
 
 def test_pipeline_prime_is_a_setting_with_auto_default():
@@ -36,6 +37,20 @@ def test_primed_takes_the_first_item_ahead_and_yields_everything_once():
     assert batches.prime() is True and pulled == [0]
     assert batches.prime() is True and pulled == [0]  # once
     assert list(batches) == [0, 1, 2, 3] and batches.primed
+
+
+def test_full_prime_waits_until_the_queue_is_full_or_the_cap():
+    now = [0.0]
+    checks = iter([False, False, True])
+    batches = Primed(iter([1, 2]))
+    assert batches.prime(full=lambda: next(checks), clock=lambda: now[0],
+                         sleep=lambda s: now.__setitem__(0, now[0] + s)) is True
+    assert now[0] == pytest.approx(0.004)  # two polls, then full
+    never = Primed(iter([1]))
+    now[0] = 0.0
+    assert never.prime(full=lambda: False, cap=0.5, clock=lambda: now[0],
+                       sleep=lambda s: now.__setitem__(0, now[0] + s)) is True
+    assert 0.5 <= now[0] < 0.51 and list(never) == [1]
 
 
 def test_primed_without_prime_is_the_source_itself():
@@ -77,12 +92,14 @@ def test_window_profile_of_a_window_with_a_slow_first_batch_and_a_tail():
     # the window beyond 10 x 0.02 s of steady state: the fill and the tail, less one interval
     assert profile["excess"] == pytest.approx(0.53 - 0.20)
     assert profile["first_intervals"] == [pytest.approx(0.02)] * 6
+    stall = window_profile(0.0, [0.1, 0.2, 0.3, 0.9, 1.0], 1.0)
+    assert stall["slowest"][0] == [3, pytest.approx(0.6)] and len(stall["slowest"]) == 4
 
 
 def test_window_profile_edges():
     assert window_profile(5.0, [], 5.5) == {"batches": 0, "seconds": 0.5}
     one = window_profile(5.0, [5.1], 5.3)
-    assert (one["batches"], one["interval"], one["first_intervals"]) == (1, pytest.approx(0.1), [])
+    assert (one["batches"], one["interval"], one["first_intervals"], one["slowest"]) == (1, pytest.approx(0.1), [], [])
     assert one["excess"] == pytest.approx(0.2)
 
 

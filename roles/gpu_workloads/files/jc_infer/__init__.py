@@ -37,8 +37,9 @@ command-line flag of the same meaning; a flag wins over the environment:
     CUDA_PREINIT         auto | on | off: the CUDA driver's initialisation (cuInit, the primary context)
                          in a thread beside `import torch` (auto = on unless DEVICE=cpu; the reason
                          for not using it goes to the result line's "cuda_preinit"; cudainit.py)
-    PIPELINE_PRIME       auto | on | off: start the batch source (reader threads, decoder) before the
-                         timed window and wait for its first batch, counted in the warm-up as
+    PIPELINE_PRIME       auto | on | full | off: start the batch source (reader threads, decoder) before
+                         the timed window and wait for its first batch (on) or until its prefetch
+                         queue is full (full, nvJPEG pipeline), counted in the warm-up as
                          "pipeline_fill" (auto = on in the files mode; window.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package

@@ -8,16 +8,23 @@ No torch here; Python >= 3.6."""
 
 from __future__ import division
 
+import time
+
 _NOTHING = object()
 
 
+FILL_CAP = 2.0  # seconds PIPELINE_PRIME=full waits at most for the source's queue to fill
+
+
 def prime_decision(setting, mode):
-    """PIPELINE_PRIME auto|on|off: whether to start the batch source and wait for its first batch
-    before the window opens (the wait counts in the warm-up as "pipeline_fill"). auto = on for the
-    files mode (reader threads and the decoder have a pipeline to fill), off for synthetic batches."""
+    """PIPELINE_PRIME auto|on|full|off: whether to start the batch source and wait for its first batch
+    before the window opens (the wait counts in the warm-up as "pipeline_fill"): "off" (no), "on" (the
+    first batch), "full" (the first batch, then until the source's prefetch queue is full). auto = on
+    for the files mode (reader threads and the decoder have a pipeline to fill), off for synthetic
+    batches."""
     if setting == "auto":
-        return mode == "files"
-    return setting == "on"
+        return "on" if mode == "files" else "off"
+    return setting
 
 
 class Primed(object):
@@ -29,13 +36,18 @@ class Primed(object):
         self._held = []  # the item prime() took, until iteration hands it on
         self.primed = False
 
-    def prime(self):
-        """Take the first item now (once); False when the source is empty."""
+    def prime(self, full=None, cap=FILL_CAP, clock=time.time, sleep=time.sleep):
+        """Take the first item now (once); then, with full (a callable: is the source's queue
+        full?), wait until it says so, at most cap seconds. False when the source is empty."""
         if not self.primed:
             self.primed = True
             item = next(self._it, _NOTHING)
             if item is not _NOTHING:
                 self._held.append(item)
+                if full is not None:
+                    end = clock() + cap
+                    while not full() and clock() < end:
+                        sleep(0.002)
         return bool(self._held)
 
     def __iter__(self):
@@ -59,7 +71,8 @@ def window_profile(t0, marks, t_end, first=6):
     (marks, ascending): "batches"; "first_batch" (t0 to the first mark: the pipeline's fill);
     "interval" (the median time between marks: the steady state); "tail" (the last mark to t_end:
     the last batches' inference and the final sync); "excess" (the window minus batches x interval:
-    what the window cost beyond its steady rate); "first_intervals" (the first few, for a ramp)."""
+    what the window cost beyond its steady rate); "first_intervals" (the first few, for a ramp);
+    "slowest" (the longest gaps and where they were)."""
     seconds = t_end - t0
     out = {"batches": len(marks), "seconds": round(seconds, 6)}
     if not marks:
@@ -72,5 +85,7 @@ def window_profile(t0, marks, t_end, first=6):
         "tail": round(t_end - marks[-1], 6),
         "excess": round(seconds - len(marks) * interval, 6),
         "first_intervals": [round(g, 4) for g in gaps[:first]],
+        # the slowest gaps, [batch number, seconds] (batch k's gap is marks[k] - marks[k-1])
+        "slowest": [[k + 1, round(g, 4)] for k, g in sorted(enumerate(gaps), key=lambda x: -x[1])[:first]],
     })
     return out

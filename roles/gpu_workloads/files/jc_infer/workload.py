@@ -201,9 +201,13 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     # PIPELINE_PRIME: the source's threads started and its first batch ready before the window
     # opens (window.py); the wait is warm-up ("pipeline_fill"), the window the steady state.
     batches = Primed(source)
-    if prime_decision(settings.get("pipeline_prime", "auto"), settings["workload_mode"]):
+    prime = prime_decision(settings.get("pipeline_prime", "auto"), settings["workload_mode"])
+    if prime != "off":
+        full = None
+        if prime == "full" and isinstance(source, GpuDecodePipeline):
+            full = lambda: source.ready.qsize() >= source.prefetch  # noqa: E731
         t = time.time()
-        batches.prime()
+        batches.prime(full)
         warmup["pipeline_fill"] = time.time() - t
         warmup_seconds += warmup["pipeline_fill"]
 
