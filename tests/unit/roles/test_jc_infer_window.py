@@ -11,7 +11,7 @@ from jc_infer.window import Primed, prime_decision, window_profile
 
 
 @pytest.mark.parametrize("setting, mode, expected", [
-    ("auto", "files", "on"), ("auto", "synthetic", "off"), ("on", "synthetic", "on"), ("off", "files", "off"),
+    ("auto", "files", "full"), ("auto", "synthetic", "off"), ("on", "synthetic", "on"), ("off", "files", "off"),
     ("full", "files", "full")])
 def test_prime_decision(setting, mode, expected):
     assert prime_decision(setting, mode) == expected

@@ -40,7 +40,7 @@ command-line flag of the same meaning; a flag wins over the environment:
     PIPELINE_PRIME       auto | on | full | off: start the batch source (reader threads, decoder) before
                          the timed window and wait for its first batch (on) or until its prefetch
                          queue is full (full, nvJPEG pipeline), counted in the warm-up as
-                         "pipeline_fill" (auto = on in the files mode; window.py)
+                         "pipeline_fill" (auto = full in the files mode, off for synthetic; window.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
