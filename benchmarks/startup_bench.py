@@ -112,6 +112,31 @@ def finish(handle, label):
     return result
 
 
+def finish_all(handles, labels):
+    """finish() of every pod at once (one thread each): each pod's result line and exit are timed when
+    they happen, not after the pods before it in the list have exited."""
+    import threading
+    results, failures = [None] * len(handles), []
+
+    def one(i):
+        try:
+            results[i] = finish(handles[i], labels[i])
+        except Exception as exc:  # noqa: BLE001 - raised below
+            failures.append(exc)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(handles))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def _fmt(value):
+    return "-" if value is None else "%.3f" % value
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
@@ -146,15 +171,20 @@ def stage_multi(args, view, parents, gpus, images, key):
                 for i in range(n):
                     e = dict(env, JOB_COMPLETION_INDEX=i)
                     handles.append(start(parents[v], v, e, i, "multi_%s_%dgpu_%d_%d.log" % (v, n, r, i), args.out))
-                pods = [finish(h, "%s %d GPU pod %d" % (v, n, i)) for i, h in enumerate(handles)]
+                pods = finish_all(handles, ["%s %d GPU pod %d" % (v, n, i) for i in range(n)])
                 job_wall = max(p["parent_exit"] for p in pods) - min(p["parent_start"] for p in pods)
                 walls[n].append(job_wall)
                 rec = RESULTS[key].setdefault(v, {}).setdefault("%d_gpu" % n, {"runs": []})
                 rec["runs"].append({"job_wall_seconds": job_wall, "pods": pods})
                 rec["job_wall_seconds"] = summary(walls[n])
                 log("%s %-8s %d GPU run %d: job wall %.2f s, pods: %s" % (
-                    key, v, n, r, job_wall, ", ".join("%d img in %.2f s (window %.2f s, fixed %.2f s)" % (
-                        p["images"], p["wall_seconds"], p["seconds"], p["wall_seconds"] - p["seconds"])
+                    key, v, n, r, job_wall, ", ".join("%d img in %.2f s (window %.2f s, first batch %s, excess %s; fixed %.2f s, torch %.2f, "
+                                        "fill %s, after window %s, exit %.2f)" % (
+                        p["images"], p["wall_seconds"], p["seconds"],
+                        _fmt(p.get("window_profile", {}).get("first_batch")),
+                        _fmt(p.get("window_profile", {}).get("excess")), p["wall_seconds"] - p["seconds"],
+                        p["startup"].get("import_torch", 0), _fmt(p.get("warmup", {}).get("pipeline_fill")),
+                        _fmt(p.get("after_window_seconds")), p["result_to_exit_seconds"])
                         for p in pods)))
                 save(args.out)
         if walls[1] and walls[gpus]:

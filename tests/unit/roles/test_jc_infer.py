@@ -560,6 +560,26 @@ def test_files_mode_end_to_end_on_cpu(torch, image_dir, decode):
     assert result["device"] == "cpu" and result["precision"] == "fp32"
 
 
+@pytest.mark.parametrize("prime", ["auto", "off"])
+def test_pipeline_prime_takes_the_first_batch_before_the_window_on_cpu(torch, image_dir, prime):
+    # PIPELINE_PRIME (window.py): the source's first batch is ready before the window opens, its wait
+    # counted in the warm-up; the window's profile says where the window's time went either way.
+    rc, lines, err = run_script(env={"IMAGE_DIR": str(image_dir), "DEVICE": "cpu", "BATCH_SIZE": "2",
+                                     "NUM_WORKERS": "1", "DECODE": "cpu", "PIPELINE_PRIME": prime})
+    assert rc == 0, err
+    result = lines[0]
+    assert result["images"] + result["errors"] == result["assigned"] == 12
+    assert result["pipeline_primed"] is (prime == "auto")
+    assert ("pipeline_fill" in result["warmup"]) is (prime == "auto")
+    assert sum(result["warmup"].values()) <= result["warmup_seconds"] + 1e-5
+    profile = result["window_profile"]
+    assert profile["batches"] >= (result["images"] + 1) // 2
+    assert abs(profile["seconds"] - result["seconds"]) < 1e-5
+    assert profile["first_batch"] >= 0 and profile["tail"] >= 0 and profile["interval"] >= 0
+    assert 0 <= result["after_window_seconds"] <= result["fixed"]["other"] + 0.02  # /proc ticks
+    assert_fixed_time_adds_up(result)
+
+
 def test_synthetic_mode_end_to_end_on_cpu(torch):
     rc, lines, err = run_script("--mode", "synthetic", "--total-images", "10", "--total-jobs", "3",
                                 "--index", "2", "--device", "cpu", "--batch-size", "3", "--warmup-batches", "1")

@@ -37,6 +37,10 @@ command-line flag of the same meaning; a flag wins over the environment:
     CUDA_PREINIT         auto | on | off: the CUDA driver's initialisation (cuInit, the primary context)
                          in a thread beside `import torch` (auto = on unless DEVICE=cpu; the reason
                          for not using it goes to the result line's "cuda_preinit"; cudainit.py)
+    PIPELINE_PRIME       auto | on | full | off: start the batch source (reader threads, decoder) before
+                         the timed window and wait for its first batch (on) or until its prefetch
+                         queue is full (full, nvJPEG pipeline), counted in the warm-up as
+                         "pipeline_fill" (auto = full in the files mode, off for synthetic; window.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
@@ -62,8 +66,9 @@ stdout gets exactly one JSON line at the end (index, total_jobs, images, errors,
 warmup_seconds, throughput, device, batch_size, precision, hostname, mode, decode,
 startup_seconds, ...) and where the time outside the timed window went: "startup" (interpreter,
 file_listing, import_torch, import_torchvision, device_init, model_build, weights; they add up to
-startup_seconds), "warmup" (autotune, graph_capture, decoder: warmup_seconds), process_seconds and
-fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"). After the line the
+startup_seconds), "warmup" (autotune, graph_capture, decoder, pipeline_fill: warmup_seconds), process_seconds and
+fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"; after_window_seconds:
+the part of other from the window's end to the line), and "window_profile" (window.py). After the line the
 process flushes and leaves with os._exit (no interpreter/CUDA teardown); progress goes to stderr. Exit 0 on success (corrupt images included),
 2 on bad settings or a missing or short dataset (an empty IMAGE_DIR, or fewer images than its
 manifest.json lists: what an unmounted NFS mount point looks like), 1 when inference itself failed.

@@ -110,4 +110,7 @@ def add_process_seconds(result, age=None):
     result["process_seconds"] = round(age, 6)
     result["fixed_seconds"] = round(fixed, 6)
     result["fixed"] = {"startup": startup, "warmup": warmup, "other": round(fixed - startup - warmup, 6)}
+    window_end = result.get("timeline", {}).get("window_end")
+    if window_end:  # part of "other": the window's end to this line (collecting the predictions, the result)
+        result["after_window_seconds"] = round(max(0.0, time.time() - window_end), 6)
     return result

@@ -37,6 +37,7 @@ SETTINGS = (
     ("CUDNN_BENCHMARK", "--cudnn-benchmark", "choice", "auto", ("auto", "on", "off")),
     ("WARMUP_OVERLAP", "--warmup-overlap", "choice", "auto", ("auto", "on", "off")),
     ("CUDA_PREINIT", "--cuda-preinit", "choice", "auto", ("auto", "on", "off")),
+    ("PIPELINE_PRIME", "--pipeline-prime", "choice", "auto", ("auto", "on", "full", "off")),
 )
 
 

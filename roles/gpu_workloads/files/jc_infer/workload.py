@@ -22,6 +22,7 @@ from .preprocessing import pil_crop_resize
 from .result import ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log
 from .runtime import Runtime
 from .settings import SettingsError, parse_settings, set_cuda_connections
+from .window import Primed, prime_decision, window_profile
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -197,20 +198,36 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     else:
         source = cpu_decode_batches(rt, files, workers, errors, settings["prefetch_batches"])
 
+    # PIPELINE_PRIME: the source's threads started and its first batch ready before the window
+    # opens (window.py); the wait is warm-up ("pipeline_fill"), the window the steady state.
+    batches = Primed(source)
+    prime = prime_decision(settings.get("pipeline_prime", "auto"), settings["workload_mode"])
+    if prime != "off":
+        full = None
+        if prime == "full" and isinstance(source, GpuDecodePipeline):
+            full = lambda: source.ready.qsize() >= source.prefetch  # noqa: E731
+        t = time.time()
+        batches.prime(full)
+        warmup["pipeline_fill"] = time.time() - t
+        warmup_seconds += warmup["pipeline_fill"]
+
     images = 0
+    marks = []
     metrics.phase("timed")
     t0 = last_report = previous = time.time()
-    for batch, n in source:
+    for batch, n in batches:
         rt.infer(batch)
         images += n
         now = time.time()
+        marks.append(now)
         metrics.batch(n, now - previous)
         previous = now
         if now - last_report >= 5.0:
             log("%d/%d images, %.1f img/s" % (images, assigned, images / (now - t0)))
             last_report = now
     rt.sync()
-    seconds = time.time() - t0
+    t_end = time.time()
+    seconds = t_end - t0
 
     top1 = rt.torch.cat(rt.predictions).cpu() if rt.predictions else None
     predicted = 0 if top1 is None else int(top1.numel())
@@ -233,6 +250,8 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
         extra["decoded_by"] = dict(source.by_path)
     elif dp is not None and dp.summary:
         extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
+    extra["pipeline_primed"] = batches.primed
+    extra["window_profile"] = window_profile(t0, marks, t_end)
     extra.update(timeline(t_warm, t0, seconds))
     result = build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
                           rt.device_name, rt.batch_size, rt.precision, decode, extra)
