@@ -7,8 +7,9 @@ Docker runner (jobs, container_prefix): waits for the async jobs that run the wo
 containers on one host, printing one progress line per container and poll (read from its log
 with docker logs). Kubernetes runner (job_name): waits for the indexed Job through the API with
 kubernetes.core's client, printing one line per pod and poll (read from the pod's status and the
-tail of its log). Either way instead of the "FAILED - RETRYING" lines an until-loop prints
-while it waits.
+tail of its log). Dataset claim (claim_name): waits until the PersistentVolumeClaim is Bound,
+one line per poll (its phase and the volume it waits for). Each way instead of the
+"FAILED - RETRYING" lines an until-loop prints while it waits.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +37,7 @@ ARGUMENT_SPEC = {
     "jobs": {"type": "list", "elements": "dict"},
     "container_prefix": {"type": "str"},
     "job_name": {"type": "str"},
+    "claim_name": {"type": "str"},
     "namespace": {"type": "str", "default": "default"},
     "kubeconfig": {"type": "path"},
     "timeout": {"type": "int", "required": True},
@@ -43,8 +45,9 @@ ARGUMENT_SPEC = {
     "worker": {"type": "str"},
 }
 ARGUMENT_RULES = {
-    "required_one_of": [["jobs", "job_name"]],
-    "mutually_exclusive": [["jobs", "job_name"], ["container_prefix", "job_name"]],
+    "required_one_of": [["jobs", "job_name", "claim_name"]],
+    "mutually_exclusive": [["jobs", "job_name", "claim_name"], ["container_prefix", "job_name"],
+                           ["container_prefix", "claim_name"]],
     "required_together": [["jobs", "container_prefix"]],
 }
 # Lines of each pod's log read per poll (the last progress line is what counts).
@@ -91,6 +94,8 @@ class ActionModule(ActionBase):
             return result
         if args["job_name"]:
             return self._run_kubernetes(args, result)
+        if args["claim_name"]:
+            return self._run_claim(args, result)
         pending = {}
         for job in args["jobs"]:
             index, jid = job.get("item"), job.get("ansible_job_id")
@@ -182,6 +187,50 @@ class ActionModule(ActionBase):
         if not finished:
             result["msg"] = "Job %s/%s still running after %d s%s" % (
                 namespace, name, args["timeout"], "; last API error: %s" % last_error if last_error else "")
+        return result
+
+    def _run_claim(self, args, result):
+        """Poll the PersistentVolumeClaim until it is Bound (a Lost claim fails at once) or the timeout."""
+        name, namespace = args["claim_name"], args["namespace"]
+        try:
+            claims = api_client(args["kubeconfig"]).resource("PersistentVolumeClaim", "v1")
+        except Exception as exc:  # the client raises its own, kubernetes' and urllib3's exceptions
+            result.update(failed=True, msg="cannot reach the Kubernetes API with kubeconfig %s: %s"
+                          % (args["kubeconfig"] or "(default)", _api_error(exc)))
+            return result
+        claim, phase, last_error = None, None, None
+        start = time.time()
+        while True:
+            elapsed = time.time() - start
+            try:
+                claim = claims.get(name=name, namespace=namespace).to_dict()
+                phase = (claim.get("status") or {}).get("phase") or "Pending"
+                last_error = None
+            except Exception as exc:  # an API hiccup is retried until the timeout, as an until-loop would
+                if getattr(exc, "status", None) == 404:
+                    result.update(failed=True, msg="PersistentVolumeClaim %s/%s does not exist (%s)"
+                                  % (namespace, name, _api_error(exc)))
+                    return result
+                last_error = _api_error(exc)
+                display.display("  claim %s: the API did not answer (%s), %d s" % (name, last_error, elapsed))
+            if phase in ("Bound", "Lost") or elapsed > args["timeout"]:
+                break
+            if last_error is None:
+                volume = (claim.get("spec") or {}).get("volumeName") or "a matching volume"
+                display.display("  claim %s: %s, waiting for %s to bind, %d s" % (name, phase, volume, elapsed))
+            time.sleep(args["delay"])
+        bound = phase == "Bound"
+        volume = ((claim or {}).get("spec") or {}).get("volumeName") or "?"
+        if bound:
+            display.display("  claim %s: Bound to %s after %d s" % (name, volume, time.time() - start))
+        result.update(changed=False, seconds=round(time.time() - start, 1), bound=bound, phase=phase,
+                      resources=[claim] if claim else [])
+        if phase == "Lost":
+            result["msg"] = "PersistentVolumeClaim %s/%s is Lost: its volume %s is gone" % (namespace, name, volume)
+        elif not bound:
+            result["msg"] = "PersistentVolumeClaim %s/%s still %s after %d s%s" % (
+                namespace, name, phase or "unread", args["timeout"],
+                "; last API error: %s" % last_error if last_error else "")
         return result
 
     @staticmethod

@@ -26,6 +26,11 @@ description:
     waiting for its image, failed with an exit code) and the tail of its log. Returns the Job as
     RV(resources) (the shape of C(kubernetes.core.k8s_info)); it does not fail for a failed Job
     (judge RV(outcome)), only when the Job does not exist or the API cannot be reached at all.
+  - With O(claim_name) instead (the dataset's claim, role C(edgeai.jetson_cluster.nfs_server)),
+    waits until that PersistentVolumeClaim is C(Bound), printing one line per poll (its phase and
+    the volume it waits for). Returns the claim as RV(resources) and RV(bound); it does not fail
+    for a claim that is not bound (judge RV(bound); RV(msg) says why), only when the claim does
+    not exist or the API cannot be reached at all.
   - This is an action plugin; it runs on the controller and executes C(async_status) and
     C(docker logs) on the host, or calls the Kubernetes API from the controller.
 author:
@@ -36,7 +41,7 @@ options:
       - The containers to wait for, as the registered results of the looped async task that
         started them. Each needs C(item), the job index the container runs (the loop's item),
         and C(ansible_job_id).
-      - Exactly one of O(jobs) and O(job_name) is given.
+      - Exactly one of O(jobs), O(job_name) and O(claim_name) is given.
     type: list
     elements: dict
   container_prefix:
@@ -45,12 +50,15 @@ options:
   job_name:
     description: The indexed Job (batch/v1) to wait for; its pods are found by the C(job-name) label.
     type: str
+  claim_name:
+    description: The PersistentVolumeClaim to wait for until it is C(Bound).
+    type: str
   namespace:
-    description: The Job's namespace (with O(job_name)).
+    description: The Job's or the claim's namespace (with O(job_name) or O(claim_name)).
     type: str
     default: default
   kubeconfig:
-    description: The kubeconfig file to reach the API with (with O(job_name)); the client's default when unset.
+    description: The kubeconfig file to reach the API with (with O(job_name) or O(claim_name)); the client's default when unset.
     type: path
   timeout:
     description: Seconds to wait in all; jobs still running then are returned unfinished.
@@ -96,12 +104,22 @@ EXAMPLES = r"""
     kubeconfig: ~/.kube/jetson-cluster.yaml
     timeout: 1920
   register: job
+
+- name: Wait until the dataset's claim is bound, showing its phase
+  edgeai.jetson_cluster.workload_wait:
+    claim_name: jc-images
+    namespace: edgeai-jc
+    timeout: 120
+  register: claim
+  failed_when: not claim.bound
 """
 
 RETURN = r"""
 resources:
-  description: With O(job_name), the Job as last read from the API (one element), as C(kubernetes.core.k8s_info) returns it.
-  returned: with job_name
+  description:
+    - With O(job_name), the Job as last read from the API (one element), as C(kubernetes.core.k8s_info) returns it.
+    - With O(claim_name), the claim as last read.
+  returned: with job_name or claim_name
   type: list
   elements: dict
 outcome:
@@ -124,6 +142,15 @@ results:
   elements: dict
   sample:
     - {index: 0, finished: true, status: 0, container: {Output: "..."}}
+bound:
+  description: With O(claim_name), whether the claim is C(Bound).
+  returned: with claim_name
+  type: bool
+phase:
+  description: With O(claim_name), the claim's last phase (C(Pending), C(Bound), C(Lost)), null if it was never read.
+  returned: with claim_name
+  type: str
+  sample: Bound
 seconds:
   description: Seconds waited.
   returned: always

@@ -270,3 +270,105 @@ def test_the_real_client_is_kubernetes_cores():
     # The action imports kubernetes.core's get_api_client: it must exist with the pinned collection.
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     assert callable(get_api_client)
+
+
+# --- The dataset claim (nfs_server's wait): its phase per poll instead of "FAILED - RETRYING".
+def claim(phase, volume="jc-images-stand-in"):
+    # The shape the API gives (kubernetes.core's to_dict), trimmed to what the action reads.
+    body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "jc-images", "namespace": "edgeai-jc"},
+            "spec": {"volumeName": volume, "storageClassName": "", "accessModes": ["ReadOnlyMany"]}}
+    if phase:
+        body["status"] = {"phase": phase}
+    return body
+
+
+class FakeClaims(object):
+    """kubernetes.core's client for one kind: resource(...).get(name, namespace) answers from answers
+    (the last one repeats); an exception in answers is raised instead."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), []
+        api = self
+
+        class Resource(object):
+            def get(self, **params):
+                api.calls.append(params)
+                answer = api.answers.pop(0) if len(api.answers) > 1 else api.answers[0]
+                if isinstance(answer, Exception):
+                    raise answer
+                return Reply(answer)
+
+        self.resource = lambda kind, api_version: api.kinds.append((kind, api_version)) or Resource()
+        self.kinds = []
+
+
+def make_claim_action(args, api, monkeypatch):
+    return make_kube_action(dict({"job_name": None, "claim_name": "jc-images", "timeout": 120}, **args), api, monkeypatch)
+
+
+def run_claim(action):
+    del action._task.args["job_name"]
+    return action.run(task_vars={})
+
+
+def test_the_claim_is_waited_for_with_its_phase_until_bound(shown, monkeypatch):
+    api = FakeClaims([claim(None), claim("Pending"), claim("Bound")])
+    action, seen = make_claim_action({}, api, monkeypatch)
+    result = run_claim(action)
+    assert seen == ["/tmp/kubeconfig"] and api.kinds == [("PersistentVolumeClaim", "v1")]
+    assert api.calls == [{"name": "jc-images", "namespace": "edgeai-jc"}] * 3
+    assert not result.get("failed") and result["changed"] is False
+    assert result["bound"] is True and result["phase"] == "Bound" and "msg" not in result
+    assert result["resources"] == [claim("Bound")]
+    lines = [line.strip() for line in shown]
+    assert lines == ["claim jc-images: Pending, waiting for jc-images-stand-in to bind, 0 s"] * 2 + [
+        "claim jc-images: Bound to jc-images-stand-in after 0 s"]
+    assert not any("FAILED" in line or "RETRYING" in line for line in lines)
+
+
+def test_a_claim_bound_at_once_prints_one_line(shown, monkeypatch):
+    action, _ = make_claim_action({}, FakeClaims([claim("Bound")]), monkeypatch)
+    assert run_claim(action)["bound"] is True
+    assert [line.strip() for line in shown] == ["claim jc-images: Bound to jc-images-stand-in after 0 s"]
+
+
+def test_a_claim_still_pending_at_the_timeout_comes_back_unbound_with_the_reason(shown, monkeypatch):
+    action, _ = make_claim_action({"timeout": 10}, FakeClaims([claim("Pending", volume=None)]), monkeypatch)
+    clock = iter(range(0, 10000, 4))
+    monkeypatch.setattr(workload_wait.time, "time", lambda: next(clock))
+    result = run_claim(action)
+    assert result["bound"] is False and result["phase"] == "Pending" and not result.get("failed")
+    assert result["msg"] == "PersistentVolumeClaim edgeai-jc/jc-images still Pending after 10 s"
+    assert [line.strip() for line in shown][0] == "claim jc-images: Pending, waiting for a matching volume to bind, 4 s"
+
+
+def test_a_lost_claim_ends_the_wait_at_once(shown, monkeypatch):
+    action, _ = make_claim_action({}, FakeClaims([claim("Lost")]), monkeypatch)
+    result = run_claim(action)
+    assert result["bound"] is False and result["phase"] == "Lost"
+    assert result["msg"] == "PersistentVolumeClaim edgeai-jc/jc-images is Lost: its volume jc-images-stand-in is gone"
+
+
+def test_an_api_hiccup_while_waiting_for_the_claim_is_waited_out(shown, monkeypatch):
+    api = FakeClaims([ApiError(503, "Service Unavailable"), claim("Bound")])
+    action, _ = make_claim_action({}, api, monkeypatch)
+    assert run_claim(action)["bound"] is True
+    assert [line.strip() for line in shown][0] == "claim jc-images: the API did not answer (503 Service Unavailable), 0 s"
+
+
+def test_a_missing_claim_fails_at_once(shown, monkeypatch):
+    action, _ = make_claim_action({}, FakeClaims([ApiError(404, "Not Found")]), monkeypatch)
+    result = run_claim(action)
+    assert result["failed"] is True
+    assert result["msg"] == "PersistentVolumeClaim edgeai-jc/jc-images does not exist (404 Not Found)"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"job_name": "jc-infer-files-2"}, "mutually exclusive"),
+    ({"container_prefix": "c-"}, "mutually exclusive"),
+])
+def test_the_claim_mode_takes_no_job_arguments(shown, monkeypatch, args, message):
+    action, _ = make_claim_action(args, FakeClaims([claim("Bound")]), monkeypatch)
+    with pytest.raises(Exception, match=message):
+        action.run(task_vars={})
