@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from jc_pipeline_generated import generated_code
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "roles" / "pipeline_workload" / "files"))
@@ -34,17 +35,7 @@ LARGE_BYTES = 1100 * 1000 * 4
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("jc-pipeline-generated")
-    old = os.environ.get("JC_PIPELINE_GENERATED")
-    os.environ["JC_PIPELINE_GENERATED"] = str(out)
-    wire.generate(str(out))
-    yield out
-    if old is None:
-        del os.environ["JC_PIPELINE_GENERATED"]
-    else:
-        os.environ["JC_PIPELINE_GENERATED"] = old
+generated = pytest.fixture(scope="module", autouse=True, name="generated")(generated_code)
 
 
 @pytest.fixture(scope="module")

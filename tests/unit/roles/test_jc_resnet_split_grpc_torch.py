@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from jc_pipeline_generated import generated_code
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
@@ -26,17 +27,7 @@ from jc_pipeline.local import LocalChain  # noqa: E402
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("jc-pipeline-generated")
-    old = os.environ.get("JC_PIPELINE_GENERATED")
-    os.environ["JC_PIPELINE_GENERATED"] = str(out)
-    wire.generate(str(out))
-    yield out
-    if old is None:
-        del os.environ["JC_PIPELINE_GENERATED"]
-    else:
-        os.environ["JC_PIPELINE_GENERATED"] = old
+generated = pytest.fixture(scope="module", autouse=True, name="generated")(generated_code)
 
 
 def unsplit(key, count):

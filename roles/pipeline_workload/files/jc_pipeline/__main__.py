@@ -110,13 +110,9 @@ def cmd_generate(args):
     return 0
 
 
-def cmd_stage(args):
-    from . import stage
-    server_stage = stage.Stage(_stage_blocks(args), args.upstream or None, args.chunk_bytes, args.idle_timeout,
-                               args.connect_timeout, args.timings or None, args.index,
-                               pull_chunk_bytes=args.pull_chunk_bytes)
-    server, port = stage.serve(server_stage, args.listen)
-    sys.stdout.write("jc_pipeline stage %s listening on port %d\n" % (server_stage.name, port))
+def _serve_until_signalled(server):
+    """After the "listening on port" line (LocalChain and the runners wait for it): serve until
+    SIGTERM or SIGINT, then stop, giving streams in flight 5 s."""
     sys.stdout.flush()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -124,6 +120,16 @@ def cmd_stage(args):
     stop.wait()
     server.stop(5).wait()
     return 0
+
+
+def cmd_stage(args):
+    from . import stage
+    server_stage = stage.Stage(_stage_blocks(args), args.upstream or None, args.chunk_bytes, args.idle_timeout,
+                               args.connect_timeout, args.timings or None, args.index,
+                               pull_chunk_bytes=args.pull_chunk_bytes)
+    server, port = stage.serve(server_stage, args.listen)
+    sys.stdout.write("jc_pipeline stage %s listening on port %d\n" % (server_stage.name, port))
+    return _serve_until_signalled(server)
 
 
 def cmd_pull(args):
@@ -183,13 +189,7 @@ def cmd_split_stage(args):
     server, port = stage.serve(server_stage, args.listen)
     sys.stdout.write("jc_pipeline split stage %d/%d %s (%s) on %s listening on port %d\n"
                      % (args.index, depth, server_stage.name, host or "-", args.device, port))
-    sys.stdout.flush()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    server.stop(5).wait()
-    return 0
+    return _serve_until_signalled(server)
 
 
 def cmd_split_pull(args):
