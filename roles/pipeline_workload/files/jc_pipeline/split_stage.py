@@ -22,7 +22,6 @@ chunk to gRPC), ``cpu``/``compute_cpu`` as metrics.py defines them, plus ``image
 ``bytes_per_image`` (bytes crossing the cut after it, per image).
 """
 
-import json
 import math
 import sys
 import time
@@ -32,7 +31,7 @@ import grpc
 import numpy as np
 
 from . import metrics, split_plan, tensors, wire
-from .stage import METADATA_KEY, StageError, Upstream, chunk_bytes_for, idle_timeout_for
+from .stage import StageError, Upstream, idle_timeout_for, read_request, report_stream
 
 
 def batches_for(datacount, batch):
@@ -124,12 +123,7 @@ class SplitStage(object):
 
     def GetData(self, request, context):  # noqa: N802 (the interface's name)
         torch = self.torch
-        try:
-            spec = wire.parse_key(request.key)
-            wire.check_datacount(request.datacount)
-            chunk_bytes = chunk_bytes_for(context.invocation_metadata(), self.chunk_bytes)
-        except wire.WireError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "%s: %s" % (self.name, exc))
+        spec, chunk_bytes = read_request(self, request, context)
         log = metrics.StageLog(self.name, self.blocks)
         upstream = None
         if not self.upstream:
@@ -167,15 +161,7 @@ class SplitStage(object):
         except StageError as exc:
             sys.stderr.write("%s: %s\n" % (self.name, exc))
             context.abort(exc.code, "stage %s: %s" % (self.name, exc))
-        summary = self.summary(log)
-        summaries = (upstream.summaries if upstream else []) + [summary]
-        context.set_trailing_metadata(((METADATA_KEY, json.dumps(summaries)),))
-        sys.stderr.write("%s: %s\n" % (self.name, metrics.to_json(summary)))
-        sys.stderr.write(metrics.totals_line(summary) + "\n")
-        if self.timings:
-            with open(self.timings, "a") as handle:
-                for record in log.records:
-                    handle.write(json.dumps(record) + "\n")
+        report_stream(self, context, upstream, self.summary(log), log.records)
 
     def summary(self, log):
         summary = log.summary()
@@ -184,12 +170,6 @@ class SplitStage(object):
                        images=images, bytes_per_image=(sum(r["bytes"] for r in log.records) / float(images)
                                                        if images else float("nan")))
         return summary
-
-
-def serve(split_stage, listen, workers=2):
-    from .stage import serve as serve_stage
-
-    return serve_stage(split_stage, listen, workers)
 
 
 def pull(address, key, datacount, batch, connect_timeout=30.0, idle_timeout=300.0, keep=False,

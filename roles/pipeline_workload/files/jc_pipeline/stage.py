@@ -185,12 +185,7 @@ class Stage(object):
             yield index, produced, None, 0.0, 0.0
 
     def GetData(self, request, context):  # noqa: N802 (the interface's name)
-        try:
-            spec = wire.parse_key(request.key)
-            wire.check_datacount(request.datacount)
-            chunk_bytes = chunk_bytes_for(context.invocation_metadata(), self.chunk_bytes)
-        except wire.WireError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "%s: %s" % (self.name, exc))
+        spec, chunk_bytes = read_request(self, request, context)
         log = metrics.StageLog(self.name, self.blocks)
         upstream = None
         if self.blocks[0] == "produce":
@@ -218,14 +213,32 @@ class Stage(object):
         except StageError as exc:
             sys.stderr.write("%s: %s\n" % (self.name, exc))
             context.abort(exc.code, "stage %s: %s" % (self.name, exc))
-        summaries = (upstream.summaries if upstream else []) + [log.summary()]
-        context.set_trailing_metadata(((METADATA_KEY, json.dumps(summaries)),))
-        sys.stderr.write("%s: %s\n" % (self.name, metrics.to_json(log.summary())))
-        sys.stderr.write(metrics.totals_line(log.summary()) + "\n")
-        if self.timings:
-            with open(self.timings, "a") as handle:
-                for record in log.records:
-                    handle.write(json.dumps(record) + "\n")
+        report_stream(self, context, upstream, log.summary(), log.records)
+
+
+def read_request(stage, request, context):
+    """(spec, chunk bytes) of a GetData request to ``stage``; a bad key or count aborts the call
+    with INVALID_ARGUMENT naming the stage (context.abort raises)."""
+    try:
+        spec = wire.parse_key(request.key)
+        wire.check_datacount(request.datacount)
+        return spec, chunk_bytes_for(context.invocation_metadata(), stage.chunk_bytes)
+    except wire.WireError as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "%s: %s" % (stage.name, exc))
+
+
+def report_stream(stage, context, upstream, summary, records):
+    """The end of a stream: the chain's summaries so far plus this stage's as trailing metadata
+    (the sink reads them), the summary and totals lines on stderr, the per-item records appended
+    to the stage's timings file when it has one."""
+    summaries = (upstream.summaries if upstream else []) + [summary]
+    context.set_trailing_metadata(((METADATA_KEY, json.dumps(summaries)),))
+    sys.stderr.write("%s: %s\n" % (stage.name, metrics.to_json(summary)))
+    sys.stderr.write(metrics.totals_line(summary) + "\n")
+    if stage.timings:
+        with open(stage.timings, "a") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
 
 
 def serve(stage, listen, workers=2):
