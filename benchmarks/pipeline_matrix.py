@@ -45,9 +45,10 @@ def docker(*args, **kwargs):
                           universal_newlines=True, check=check, **kwargs)
 
 
-def image_tag(base):
-    """The image's tag: a digest of the Dockerfile, the stage program and the base."""
-    digest = hashlib.sha256(base.encode())
+def image_tag(base, grpc_source="apt"):
+    """The image's tag: a digest of the Dockerfile, the stage program, the base and, when not the
+    default apt, where its grpcio comes from (the Dockerfile's GRPC_SOURCE)."""
+    digest = hashlib.sha256(base.encode() + (b"" if grpc_source == "apt" else b"\0" + grpc_source.encode()))
     for folder, _, names in sorted(os.walk(os.path.join(FILES, "jc_pipeline"))):
         if "__pycache__" in folder or "_generated" in folder:
             continue
@@ -59,10 +60,11 @@ def image_tag(base):
     return "edgeai-jc/jc-pipeline:" + digest.hexdigest()[:12]
 
 
-def build(base):
-    tag = image_tag(base)
+def build(base, grpc_source="apt"):
+    tag = image_tag(base, grpc_source)
     if docker("image", "inspect", tag, check=False).returncode != 0:
-        docker("build", "-q", "-t", tag, "--build-arg", "BASE=" + base, FILES, timeout=1800)
+        docker("build", "-q", "-t", tag, "--build-arg", "BASE=" + base, "--build-arg", "GRPC_SOURCE=" + grpc_source,
+               FILES, timeout=1800)
     return tag
 
 

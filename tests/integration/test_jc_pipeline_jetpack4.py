@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import pipeline_matrix
+
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "roles" / "pipeline_workload" / "files"
 BIONIC = "edgeai-jc/jb-ubuntu-bionic:amd64"
@@ -54,36 +56,23 @@ def docker(*args, timeout=1800, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout, check=check)
 
 
-def tree_digest(*paths):
-    digest = hashlib.sha256()
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for file in files:
-            digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 @pytest.fixture(scope="module")
 def jetpack4_image():
-    """Build (once, by content key) the stage image on Ubuntu 18.04 the way a JetPack 4 node gets it."""
-    subprocess.run([str(ROOT / "molecule" / "jetson_base_bionic" / "build-image.sh"), BIONIC], check=True,
-                   capture_output=True, timeout=1800)
+    """Build (once, by content key) the stage image on Ubuntu 18.04 the way a JetPack 4 node gets
+    it, through the benchmark's own builder (benchmarks/pipeline_matrix.py: tag = digest of the
+    Dockerfile, the program, the base and the grpcio source)."""
+    build_script = ROOT / "molecule" / "jetson_base_bionic" / "build-image.sh"
+    subprocess.run([str(build_script), BIONIC], check=True, capture_output=True, timeout=1800)
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
-    key = tree_digest(FILES / "Dockerfile", FILES / "jc_pipeline", ROOT / "molecule" / "jetson_base_bionic")
-    key = hashlib.sha256((key + hashlib.sha256(ca.read_bytes()).hexdigest()).encode()).hexdigest()[:12]
-    tag = "edgeai-jc/jc-pipeline-jetpack4:" + key
+    base = "edgeai-jc/jb-ubuntu-bionic-pip:" + hashlib.sha256(build_script.read_bytes() + ca.read_bytes()).hexdigest()[:12]
     with open(os.path.join(tempfile.gettempdir(), "edgeai-jc-jetpack4-image.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if docker("image", "inspect", tag, check=False).returncode != 0:
+        if docker("image", "inspect", base, check=False).returncode != 0:
             with tempfile.TemporaryDirectory() as context:
                 shutil.copy(ca, Path(context) / "ca-certificates.crt")
                 (Path(context) / "Dockerfile").write_text(MACHINE_LAYER.format(base=BIONIC))
-                docker("build", "-q", "-t", "edgeai-jc/jb-ubuntu-bionic-pip:" + key, context)
-            build = docker("build", "-q", "-t", tag, "--build-arg", "BASE=edgeai-jc/jb-ubuntu-bionic-pip:" + key,
-                           "--build-arg", "GRPC_SOURCE=pip", str(FILES), check=False)
-            assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return tag
+                docker("build", "-q", "-t", base, context)
+        return pipeline_matrix.build(base, "pip")
 
 
 def test_stage_image_builds_with_pips_grpcio_on_python_3_6(jetpack4_image):
