@@ -61,6 +61,15 @@ def api_client(kubeconfig):
     return get_api_client(kubeconfig=kubeconfig)
 
 
+# A claim in one of these phases will not change by waiting.
+ENDED_CLAIM_PHASES = ("Bound", "Lost")
+
+
+def _claim_phase(claim):
+    """The claim's phase; a claim the API returns without status is still Pending."""
+    return (claim.get("status") or {}).get("phase") or "Pending"
+
+
 def _api_error(exc):
     """A short reason from a kubernetes client exception (ApiException has status/reason)."""
     status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
@@ -140,34 +149,56 @@ class ActionModule(ActionBase):
                       results=[ended[index] for index in sorted(ended)])
         return result
 
-    def _run_kubernetes(self, args, result):
-        """Poll the Job and its pods until the Job has a Complete or Failed condition or the timeout."""
-        name, namespace = args["job_name"], args["namespace"]
+    @staticmethod
+    def _resources(args, result, kinds):
+        """kubernetes.core's resources for (kind, apiVersion) pairs, or None with result failed."""
         try:
             client = api_client(args["kubeconfig"])
-            jobs, pods = client.resource("Job", "batch/v1"), client.resource("Pod", "v1")
+            return [client.resource(kind, api_version) for kind, api_version in kinds]
         except Exception as exc:  # the client raises its own, kubernetes' and urllib3's exceptions
             result.update(failed=True, msg="cannot reach the Kubernetes API with kubeconfig %s: %s"
                           % (args["kubeconfig"] or "(default)", _api_error(exc)))
-            return result
-        job, outcome, last_error, shown = None, None, None, {}
+            return None
+
+    @staticmethod
+    def _poll(args, what, read, ended):
+        """Call read(elapsed) every delay seconds until ended(its value) or the timeout.
+
+        The one wait loop of both API modes. An API hiccup is shown and retried until the timeout,
+        as an until-loop would; a 404 ends the wait at once. Returns (value, last_error, missing,
+        start): value is the last one read (None if none was), missing the 404's reason or None.
+        """
+        value, last_error = None, None
         start = time.time()
         while True:
             elapsed = time.time() - start
             try:
-                job = jobs.get(name=name, namespace=namespace).to_dict()
-                outcome = job_outcome(job)
-                found = pods.get(namespace=namespace, label_selector="job-name=%s" % name).to_dict()
-                current = newest_pod_per_index(found.get("items") or [])
+                value = read(elapsed)
                 last_error = None
-            except Exception as exc:  # an API hiccup is retried until the timeout, as an until-loop would
+            except Exception as exc:  # kubernetes' ApiException, urllib3's errors, ...
                 if getattr(exc, "status", None) == 404:
-                    result.update(failed=True, msg="Job %s/%s does not exist (%s)" % (namespace, name, _api_error(exc)))
-                    return result
+                    return value, None, _api_error(exc), start
                 last_error = _api_error(exc)
-                display.display("  Job %s: the API did not answer (%s), %d s" % (name, last_error, elapsed))
-                current = None
-            for index in sorted(current or {}):
+                display.display("  %s: the API did not answer (%s), %d s" % (what, last_error, elapsed))
+            if (last_error is None and ended(value)) or elapsed > args["timeout"]:
+                return value, last_error, None, start
+            time.sleep(args["delay"])
+
+    def _run_kubernetes(self, args, result):
+        """Poll the Job and its pods until the Job has a Complete or Failed condition or the timeout."""
+        name, namespace = args["job_name"], args["namespace"]
+        resources = self._resources(args, result, [("Job", "batch/v1"), ("Pod", "v1")])
+        if resources is None:
+            return result
+        jobs, pods = resources
+        shown = {}
+
+        def read(elapsed):
+            job = jobs.get(name=name, namespace=namespace).to_dict()
+            outcome = job_outcome(job)
+            found = pods.get(namespace=namespace, label_selector="job-name=%s" % name).to_dict()
+            current = newest_pod_per_index(found.get("items") or [])
+            for index in sorted(current):
                 pod = current[index]
                 log = self._pod_log(pods, pod, namespace) if pod_has_log(pod) else ""
                 progress = kube_pod_progress(pod, log)
@@ -175,9 +206,14 @@ class ActionModule(ActionBase):
                     continue
                 shown[index] = progress["state"]
                 display.display("  " + describe_progress(pod_where(pod), progress, elapsed))
-            if outcome or elapsed > args["timeout"]:
-                break
-            time.sleep(args["delay"])
+            return job, outcome
+
+        read_value, last_error, missing, start = self._poll(
+            args, "Job %s" % name, read, lambda value: value[1] is not None)
+        if missing:
+            result.update(failed=True, msg="Job %s/%s does not exist (%s)" % (namespace, name, missing))
+            return result
+        job, outcome = read_value or (None, None)
         finished = outcome is not None
         if finished:
             display.display("  Job %s: %s after %d s" % (name, "complete" if outcome == "Complete" else "FAILED",
@@ -192,33 +228,26 @@ class ActionModule(ActionBase):
     def _run_claim(self, args, result):
         """Poll the PersistentVolumeClaim until it is Bound (a Lost claim fails at once) or the timeout."""
         name, namespace = args["claim_name"], args["namespace"]
-        try:
-            claims = api_client(args["kubeconfig"]).resource("PersistentVolumeClaim", "v1")
-        except Exception as exc:  # the client raises its own, kubernetes' and urllib3's exceptions
-            result.update(failed=True, msg="cannot reach the Kubernetes API with kubeconfig %s: %s"
-                          % (args["kubeconfig"] or "(default)", _api_error(exc)))
+        resources = self._resources(args, result, [("PersistentVolumeClaim", "v1")])
+        if resources is None:
             return result
-        claim, phase, last_error = None, None, None
-        start = time.time()
-        while True:
-            elapsed = time.time() - start
-            try:
-                claim = claims.get(name=name, namespace=namespace).to_dict()
-                phase = (claim.get("status") or {}).get("phase") or "Pending"
-                last_error = None
-            except Exception as exc:  # an API hiccup is retried until the timeout, as an until-loop would
-                if getattr(exc, "status", None) == 404:
-                    result.update(failed=True, msg="PersistentVolumeClaim %s/%s does not exist (%s)"
-                                  % (namespace, name, _api_error(exc)))
-                    return result
-                last_error = _api_error(exc)
-                display.display("  claim %s: the API did not answer (%s), %d s" % (name, last_error, elapsed))
-            if phase in ("Bound", "Lost") or elapsed > args["timeout"]:
-                break
-            if last_error is None:
+        claims = resources[0]
+
+        def read(elapsed):
+            claim = claims.get(name=name, namespace=namespace).to_dict()
+            phase = _claim_phase(claim)
+            if phase not in ENDED_CLAIM_PHASES and elapsed <= args["timeout"]:
                 volume = (claim.get("spec") or {}).get("volumeName") or "a matching volume"
                 display.display("  claim %s: %s, waiting for %s to bind, %d s" % (name, phase, volume, elapsed))
-            time.sleep(args["delay"])
+            return claim
+
+        claim, last_error, missing, start = self._poll(
+            args, "claim %s" % name, read, lambda value: _claim_phase(value) in ENDED_CLAIM_PHASES)
+        if missing:
+            result.update(failed=True, msg="PersistentVolumeClaim %s/%s does not exist (%s)"
+                          % (namespace, name, missing))
+            return result
+        phase = _claim_phase(claim) if claim else None
         bound = phase == "Bound"
         volume = ((claim or {}).get("spec") or {}).get("volumeName") or "?"
         if bound:
