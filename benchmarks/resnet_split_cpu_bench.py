@@ -160,8 +160,10 @@ def report_dir(out, results):
     timed stream's split-pull line, as printed), dataparallel.log (every jc_infer result line, as
     printed) and meta.json."""
     folder = os.path.join(out, "split")
-    os.makedirs(folder, exist_ok=True)
     names = sorted(os.listdir(out))
+    if not any(n.startswith("splitpull_") for n in names):
+        return
+    os.makedirs(folder, exist_ok=True)
     for target, prefix in (("split-pull.log", "splitpull_"), ("dataparallel.log", "dataparallel_")):
         with open(os.path.join(folder, target), "w") as handle:
             for name in names:
