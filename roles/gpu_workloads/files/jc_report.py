@@ -741,6 +741,87 @@ def pipeline_lines(pipeline):
     return lines
 
 
+# Workload III's ResNet-50 split (jc_pipeline split-stage / split-pull): <report>/split/ holds what
+# split-pull printed (split-pull*.log, one JSON report per stream), optionally what the data-parallel
+# jc_infer containers printed on the same nodes (dataparallel*.log, one JSON result per container)
+# and meta.json ({"machine_cpus", "container_cpus", "where"}). Parsed and checked by
+# plugins/module_utils/split_report.py.
+
+SPLIT_DIR = "split"
+
+
+def _split_report_module():
+    try:
+        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import split_report
+        return split_report
+    except ImportError:
+        return _collection_module("plugins", "module_utils", "split_report.py")
+
+
+def load_split(base_dir):
+    """The split's rows in base_dir/split as {"rows", "infer_rows", "meta"}, or None when the run made
+    none. Bad or missing output is a ReportError naming the file and line."""
+    folder = os.path.join(base_dir, SPLIT_DIR)
+    if not os.path.isdir(folder):
+        return None
+    module = _split_report_module()
+    names = sorted(os.listdir(folder))
+    pulls = [n for n in names if n.startswith("split-pull") and n.endswith(".log")]
+    infers = [n for n in names if n.startswith("dataparallel") and n.endswith(".log")]
+    try:
+        if not pulls:
+            raise ValueError("no split-pull*.log")
+        reports, runs = [], []
+        for name in pulls:
+            path = os.path.join(folder, name)
+            reports.extend(module.parse_split_pull(_read(path), path))
+        for name in infers:
+            path = os.path.join(folder, name)
+            runs.extend(module.parse_infer_runs(_read(path), path))
+        meta = {}
+        if os.path.isfile(os.path.join(folder, "meta.json")):
+            meta = json.loads(_read(os.path.join(folder, "meta.json")))
+            if not isinstance(meta, dict):
+                raise ValueError("meta.json is not a JSON object")
+    except ValueError as exc:  # SplitReportError is a ValueError
+        raise ReportError("workload III's split in %s: %s" % (folder, exc))
+    return {"rows": module.summarise(reports), "infer_rows": module.summarise_infer(runs) if runs else [],
+            "meta": meta}
+
+
+def split_lines(split, heading):
+    """The split's part of the Workload III section (with its own "## Workload III" heading when
+    the placement matrix did not run)."""
+    module = _split_report_module()
+    meta = split["meta"]
+    lines = ([""] + (["## Workload III: the pipelined gRPC chain", ""] if heading else [])
+             + ["### ResNet-50 split by layers, beside data parallelism", "",
+                "torchvision's ResNet-50 cut at block boundaries, each stage a gRPC service pulling float16 "
+                "activations from the one before (jc_pipeline split-stage; img/s at the sink, split-pull, "
+                "between the first and the last batch's arrival), beside the data-parallel program (jc_infer, "
+                "the Indexed Job's) on as many containers%s. Compute and transfer are per image, the stage's "
+                "median batch divided by the batch; the stage bound is the batch over the slowest stage's "
+                "median service time (wall) or process CPU time (CPU: the rate with a core per stage); \"bytes/img sent on\" is what crosses the cut after the "
+                "stage (float16 activations; the last stage's float32 logits); process CPU is the stage "
+                "process's CPU per image (its blocks and gRPC's threads), which other work on the same cores "
+                "does not inflate the way it inflates wall-clock times." % (
+                    " (%s)" % meta["where"] if meta.get("where") else ""), ""]
+             + module.markdown(split["rows"], split["infer_rows"]).rstrip("\n").split("\n"))
+    machine, each = meta.get("machine_cpus"), meta.get("container_cpus")
+    if isinstance(machine, (int, float)) and isinstance(each, (int, float)) and not isinstance(machine, bool):
+        crowded = [r["depth"] for r in split["rows"] if r["depth"] * each > machine]
+        lines.extend(["", "Every container had %s CPU(s) (docker --cpus) on one machine of %s: %s" % (
+            _num(each, 1), machine,
+            "the %s-stage split%s asked for more CPUs than the machine has, so its stages took turns on the "
+            "cores, and no row can show more than the machine's %s cores' worth of work." % (
+                "/".join(str(d) for d in crowded), "s" if len(crowded) > 1 else "", machine)
+            if crowded else "the rows compare equal CPU shares, not separate boards or a real link.")])
+    if not split["infer_rows"]:
+        lines.extend(["", "No data-parallel run on the same nodes was recorded: the split is shown alone."])
+    lines.append("")
+    return lines
+
+
 def draw_pipeline(pipeline, path):
     """pipeline.png through benchmarks/pipeline_plots.write (its panels by size and by placement)."""
     plots = _collection_module("benchmarks", "pipeline_plots.py")
@@ -775,7 +856,8 @@ def main(argv=None):
     try:
         base_dir = os.path.dirname(os.path.abspath(args.results))
         pipeline = load_pipeline(base_dir)
-        results = load_results(args.results, allow_no_runs=pipeline is not None)
+        split = load_split(base_dir)
+        results = load_results(args.results, allow_no_runs=pipeline is not None or split is not None)
         if not os.path.isdir(args.out):
             raise ReportError("output directory %s does not exist" % args.out)
         report = os.path.join(args.out, REPORT_NAME)
@@ -783,7 +865,8 @@ def main(argv=None):
         traces, problems = load_telemetry(results, base_dir)
         findings = telemetry_findings(traces)
         markdown = render_markdown(results) + "\n".join(
-            telemetry_lines(results, traces, problems, findings) + (pipeline_lines(pipeline) if pipeline else []) + [""])
+            telemetry_lines(results, traces, problems, findings) + (pipeline_lines(pipeline) if pipeline else [])
+            + (split_lines(split, heading=not pipeline) if split else []) + [""])
         changed = write_if_changed(report, markdown.encode("utf-8"))
         files = [report]
         if results["runs"]:
