@@ -30,6 +30,8 @@ exits 0, or 2 on bad input.
 from __future__ import division, print_function
 
 import argparse
+import functools
+import importlib
 import io
 import json
 import os
@@ -326,6 +328,16 @@ def draw(results, path):
 # relative to results.json; each pod's result carries "node" and "timeline" (jc_infer/metrics.py).
 # ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
+def _module_utils(name):
+    """plugins/module_utils/<name>.py: imported from the installed collection, else loaded by its
+    path in this checkout; once per name (telemetry, pipeline_matrix, split_report)."""
+    try:
+        return importlib.import_module("ansible_collections.edgeai.jetson_cluster.plugins.module_utils." + name)
+    except ImportError:
+        return _collection_module("plugins", "module_utils", name + ".py")
+
+
 def _collection_module(*parts):
     """A module of this collection by its path in it (roles/gpu_workloads/files is three levels down)."""
     import importlib.util
@@ -336,19 +348,12 @@ def _collection_module(*parts):
     return module
 
 
-def _telemetry_module():
-    """plugins/module_utils/telemetry.py: imported from the collection, else by its path in it."""
-    try:
-        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import telemetry
-        return telemetry
-    except ImportError:
-        return _collection_module("plugins", "module_utils", "telemetry.py")
 
 
 def load_telemetry(results, base_dir):
     """{node: samples} of every recorded node, and a list of problems (a missing or unreadable trace
     is said in the report, it does not stop it)."""
-    telemetry = _telemetry_module()
+    telemetry = _module_utils("telemetry")
     traces, problems = {}, []
     for node, relative in sorted(((results.get("telemetry") or {}).get("nodes") or {}).items()):
         path = os.path.join(base_dir, relative)
@@ -409,7 +414,7 @@ def pod_windows(results, nodes):
 
 def telemetry_findings(traces):
     """Throttling by node, judged as the alert rules judge it (telemetry.throttle_findings)."""
-    telemetry = _telemetry_module()
+    telemetry = _module_utils("telemetry")
     findings = []
     for node, samples in sorted(traces.items()):
         findings.extend(telemetry.throttle_findings(samples, node=node))
@@ -454,7 +459,7 @@ def draw_telemetry(traces, windows, findings, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    telemetry = _telemetry_module()
+    telemetry = _module_utils("telemetry")
     nodes = sorted(traces)
     start = min(samples[0]["time"] for samples in traces.values())
     panels = (("gpu_utilization_percent", "GPU busy (%)"), ("gpu_clock_mhz", "GPU clock (MHz)"),
@@ -615,12 +620,6 @@ PIPELINE_DIR = "pipeline"
 PIPELINE_PLOT_NAME = "pipeline.png"
 
 
-def _pipeline_matrix_module():
-    try:
-        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import pipeline_matrix
-        return pipeline_matrix
-    except ImportError:
-        return _collection_module("plugins", "module_utils", "pipeline_matrix.py")
 
 
 def load_pipeline(base_dir):
@@ -630,7 +629,7 @@ def load_pipeline(base_dir):
     plan_path = os.path.join(folder, "plan.json")
     if not os.path.isfile(plan_path):
         return None
-    matrix = _pipeline_matrix_module()
+    matrix = _module_utils("pipeline_matrix")
     try:
         with io.open(plan_path, encoding="utf-8") as handle:
             plan = json.load(handle)
@@ -682,7 +681,7 @@ def shared_cpu_bound(depth, cpus, ccr_cpu):
 
 def pipeline_lines(pipeline):
     """The report's Workload III section."""
-    matrix = _pipeline_matrix_module()
+    matrix = _module_utils("pipeline_matrix")
     plan, rows = pipeline["plan"], pipeline["rows"]
     try:
         seconds = float(plan.get("seconds"))
@@ -750,12 +749,6 @@ def pipeline_lines(pipeline):
 SPLIT_DIR = "split"
 
 
-def _split_report_module():
-    try:
-        from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import split_report
-        return split_report
-    except ImportError:
-        return _collection_module("plugins", "module_utils", "split_report.py")
 
 
 def load_split(base_dir):
@@ -764,7 +757,7 @@ def load_split(base_dir):
     folder = os.path.join(base_dir, SPLIT_DIR)
     if not os.path.isdir(folder):
         return None
-    module = _split_report_module()
+    module = _module_utils("split_report")
     names = sorted(os.listdir(folder))
     pulls = [n for n in names if n.startswith("split-pull") and n.endswith(".log")]
     infers = [n for n in names if n.startswith("dataparallel") and n.endswith(".log")]
@@ -792,7 +785,7 @@ def load_split(base_dir):
 def split_lines(split, heading):
     """The split's part of the Workload III section (with its own "## Workload III" heading when
     the placement matrix did not run)."""
-    module = _split_report_module()
+    module = _module_utils("split_report")
     meta = split["meta"]
     lines = ([""] + (["## Workload III: the pipelined gRPC chain", ""] if heading else [])
              + ["### ResNet-50 split by layers, beside data parallelism", "",
