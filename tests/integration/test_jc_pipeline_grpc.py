@@ -10,6 +10,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -190,6 +191,30 @@ def test_cli_pull_exits_non_zero_with_the_chain_error():
     assert proc.stderr.startswith("jc_pipeline: pipeline failed: upstream %s failed after 0 images: UNAVAILABLE: "
                                   "stage conv-relu-pool: upstream %s not reachable within 2 s"
                                   % (chain.addresses[1], chain.addresses[0]))
+
+
+def test_a_stage_whose_port_an_outgoing_connection_holds_exits_2_naming_it():
+    # An ordinary outgoing connection's local port (picked by the kernel from the ephemeral range)
+    # is what the Docker runner's stages met on a busy host: gRPC cannot bind it.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held = socket.create_connection(listener.getsockname())
+    try:
+        port = held.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "roles" / "pipeline_workload" / "files"))
+        proc = subprocess.run([sys.executable, "-m", "jc_pipeline", "stage", "--depth", "2", "--index", "0",
+                               "--listen", "0.0.0.0:%d" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
+                              timeout=60, check=False)
+    finally:
+        held.close()
+        listener.close()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ("jc_pipeline: cannot listen on 0.0.0.0:%d: the address is in use or not this host's" % port
+            in proc.stderr)
+    assert "ip_local_port_range" in proc.stderr
 
 
 def test_a_slow_consumer_is_not_taken_for_a_stalled_upstream():

@@ -251,8 +251,16 @@ def serve(stage, listen, workers=2):
                                                    response_serializer=None)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("conv.GetDataService",
                                                                           {"GetData": handler}),))
-    port = server.add_insecure_port(listen)
+    try:
+        # grpcio returns 0 (older) or raises RuntimeError (newer) when it cannot bind.
+        port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
     if not port:
-        raise RuntimeError("cannot listen on %s" % listen)
+        # IOError: the CLI turns it into one line and exit 2. A port is also taken when an
+        # outgoing connection holds it as its local port, which any port inside the host's
+        # ephemeral range (net.ipv4.ip_local_port_range) can be.
+        raise IOError("cannot listen on %s: the address is in use or not this host's (a port inside "
+                      "net.ipv4.ip_local_port_range can be held by any outgoing connection)" % listen)
     server.start()
     return server, port
