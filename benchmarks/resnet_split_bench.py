@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Workload III's ResNet-50 split as gRPC stages on one machine with 2 GPUs, against data
-parallelism and one GPU (issue 13; results in docs/benchmarks.md):
+"""Workload III's ResNet-50 split as gRPC stages on one machine with 2 GPUs (or on one GPU, with
+--one-gpu), against data parallelism and one GPU (issue 13; results in docs/benchmarks.md):
 
   split2     2 split-stage processes, stage i on cuda:i, gRPC over 127.0.0.1, the cut chosen by
              split_plan.plan from block times measured here and --link-gbyte, written as the
@@ -8,7 +8,20 @@ parallelism and one GPU (issue 13; results in docs/benchmarks.md):
   chain1     the same machinery with one stage (the whole model) on cuda:0: unsplit, same code
   jc_infer1  python3 -m jc_infer --mode synthetic, 1 process on GPU 0 (TOTAL_JOBS=1)
   jc_infer2  the Indexed Job's data parallelism: 2 jc_infer processes at once, one per GPU
-             (CUDA_VISIBLE_DEVICES=i, JOB_COMPLETION_INDEX=i, TOTAL_JOBS=2), images/s summed
+             (CUDA_VISIBLE_DEVICES=--infer-gpus[i], JOB_COMPLETION_INDEX=i, TOTAL_JOBS=2)
+
+--one-gpu (= --devices cuda:0,cuda:0 --infer-gpus 0,0): the same variants on equal hardware, one
+GPU: split2's two stages are two processes on cuda:0, jc_infer2's two processes share GPU 0.
+The planner still assumes a device per stage; results["plan"]["shared_device_bound_fps"] is its
+bound when stages share a device (their compute adds up there): 1 / max(the slowest stage's
+time, the whole model's compute).
+
+jc_infer processes run --infer-images images each (default --images): long enough that the two
+processes' windows overlap although they start (import torch) at different times. A run's fps is
+the job's images over the span of its windows (the first window's start to the last one's end,
+from the result lines' timeline), so time in which only one process was in its window is not
+counted as if both were; sum_fps (their own rates added) and overlap (the windows' common part
+over the longer window) are recorded beside it.
 
 Every variant: float32 weights (torch's default TF32 convolutions), batch --batch, --images
 images of 224 x 224, eager (no CUDA graph), median of --repeats. The chains run one untimed
@@ -70,9 +83,24 @@ def chain_variant(args, label, placement, devices):
             [text[-1500:] for text in logs]}
 
 
+def job_rate(results):
+    """(fps over the span of the windows, sum of the processes' own fps, overlap) of jc_infer
+    result lines run at once: images / (the last window's end - the first window's start); the
+    overlap is the windows' common time over the longest window (1.0 for one process)."""
+    images = sum(r["images"] for r in results)
+    starts = [r["timeline"]["window_start"] for r in results]
+    ends = [r["timeline"]["window_end"] for r in results]
+    span = max(ends) - min(starts)
+    common = max(0.0, min(ends) - max(starts))
+    longest = max(e - s for s, e in zip(starts, ends))
+    return (images / span if span > 0 else float("nan"), sum(r["throughput"] for r in results),
+            common / longest if longest > 0 else float("nan"))
+
+
 def infer_process(args, gpu, index, jobs):
+    per = args.infer_images or args.images
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(gpu), JOB_COMPLETION_INDEX=str(index), TOTAL_JOBS=str(jobs),
-               WORKLOAD_MODE="synthetic", TOTAL_IMAGES=str(args.images * jobs), BATCH_SIZE=str(args.batch),
+               WORKLOAD_MODE="synthetic", TOTAL_IMAGES=str(per * jobs), BATCH_SIZE=str(args.batch),
                PRECISION="fp32", DEVICE="cuda", CUDA_GRAPHS="off", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([INFER] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     return subprocess.Popen([sys.executable, "-m", "jc_infer"], env=env, stdout=subprocess.PIPE,
@@ -90,13 +118,22 @@ def infer_variant(args, label, gpus):
             if proc.returncode or not lines:
                 raise RuntimeError("%s: exit %s: %s" % (label, proc.returncode, err[-1500:]))
             results.append(json.loads(lines[-1]))
-        total = sum(r["throughput"] for r in results)
-        log("%s run %d: %.0f img/s (%s)" % (label, repeat, total, ", ".join("%.0f" % r["throughput"] for r in results)))
-        runs.append({"fps": total, "processes": results})
-    return {"fps": statistics.median(r["fps"] for r in runs), "runs": runs}
+            print(lines[-1])  # the raw result line, as printed
+        fps, summed, overlap = job_rate(results)
+        log("%s run %d: %.0f img/s over the windows' span (summed %.0f: %s; overlap %.2f)" % (
+            label, repeat, fps, summed, ", ".join("%.0f" % r["throughput"] for r in results), overlap))
+        runs.append({"fps": fps, "sum_fps": summed, "overlap": overlap, "processes": results})
+    return {"fps": statistics.median(r["fps"] for r in runs), "sum_fps": statistics.median(r["sum_fps"] for r in runs),
+            "runs": runs, "gpus": [str(g) for g in gpus]}
 
 
-def main():
+def shared_device_bound(chosen, blocks):
+    """images/s at most when every stage runs on one device: its compute adds up there, so the
+    bound is 1 / max(the slowest stage's service time, the whole model's compute per image)."""
+    return 1.0 / max(1.0 / chosen["bound_fps"], sum(blocks.values()))
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
     parser.add_argument("--images", type=int, default=4096)
@@ -107,12 +144,25 @@ def main():
                         help="gRPC's bytes/s over 127.0.0.1 for the planner, GB/s")
     parser.add_argument("--input-cache-mb", type=int, default=4096)
     parser.add_argument("--devices", default="cuda:0,cuda:1", help="the devices of the stages (cpu,cpu: a smoke test)")
+    parser.add_argument("--infer-gpus", default="0,1", help="CUDA_VISIBLE_DEVICES of jc_infer2's processes "
+                        "(jc_infer1 uses the first)")
+    parser.add_argument("--infer-images", type=int, default=0, help="images per jc_infer process (0: --images)")
+    parser.add_argument("--one-gpu", action="store_true",
+                        help="equal hardware on one GPU: --devices cuda:0,cuda:0 --infer-gpus 0,0 (overrides both)")
     parser.add_argument("--variants", default="split2,chain1,jc_infer1,jc_infer2")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.one_gpu:
+        args.devices, args.infer_gpus = "cuda:0,cuda:0", "0,0"
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     import torch
 
     devices = args.devices.split(",")
+    infer_gpus = args.infer_gpus.split(",")
     results = {"args": vars(args), "torch": torch.__version__, "gpus": [torch.cuda.get_device_name(i)
                                                                          for i in range(torch.cuda.device_count())]}
     # The planner's input: per-block seconds per image on the first device, bytes per image at each cut.
@@ -128,7 +178,12 @@ def main():
     results["plan"] = {"block_seconds_per_image": blocks, "cut_bytes_per_image": cut_bytes,
                        "link_bytes_per_s": args.link_gbyte * 1e9, "cuts": chosen["cuts"],
                        "stage_times": chosen["stage_times"], "bound_fps": chosen["bound_fps"],
-                       "alternatives": chosen["alternatives"], "explanation": chosen["explanation"]}
+                       "alternatives": chosen["alternatives"], "explanation": chosen["explanation"],
+                       "shared_device_bound_fps": shared_device_bound(chosen, blocks)}
+    if len(set(devices[:2])) < 2:
+        log("both stages on %s: bound %.0f img/s (the whole model's compute, %.1f us per image, against the "
+            "slowest stage's %.1f us)" % (devices[0], results["plan"]["shared_device_bound_fps"],
+                                          1e6 * sum(blocks.values()), 1e6 / chosen["bound_fps"]))
     two = write_placement(os.path.join(args.out, "placement_split2.yaml"), chosen["ranges"], ["gpu0", "gpu1"])
     one = write_placement(os.path.join(args.out, "placement_chain1.yaml"), [split_plan.BLOCKS], ["gpu0"])
     wanted = args.variants.split(",")
@@ -146,9 +201,9 @@ def main():
         elif name == "chain1":
             variants[name] = chain_variant(args, name, one, devices[:1])
         elif name == "jc_infer1":
-            variants[name] = infer_variant(args, name, [0])
+            variants[name] = infer_variant(args, name, infer_gpus[:1])
         elif name == "jc_infer2":
-            variants[name] = infer_variant(args, name, [0, 1])
+            variants[name] = infer_variant(args, name, infer_gpus[:2])
         save()
     if "split2" in variants and "chain1" in variants:
         a, b = variants["split2"].pop("top1"), variants["chain1"].pop("top1")
