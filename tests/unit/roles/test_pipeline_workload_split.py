@@ -204,3 +204,19 @@ def test_without_the_tag_or_the_variable_the_split_is_skipped(tmp_path):
     recap = output.split("PLAY RECAP")[-1]
     assert " changed=0 " in recap and " failed=0 " in recap, recap
     assert "check mode:" not in output and "Build the stage image" not in output
+
+
+def test_dataparallel_log_holds_each_containers_last_result_line_one_per_line():
+    # What the report parses (module_utils/split_report.parse_infer_runs): one jc_infer result line
+    # per container, in index order. The lab's first run wrote both on one line (a literal "\n").
+    from ansible_collections.edgeai.jetson_cluster.plugins.module_utils import split_report
+
+    def result(index, throughput):
+        return ('{"index": %d, "total_jobs": 2, "errors": 0, "throughput": %s, "images": 4}'
+                % (index, throughput))
+    ended = [{"index": i, "container": {"Output": "jc_infer: loading\n%s\n%s\n" % (
+        '{"progress": 1}'.replace("progress", "note"), result(i, 0.5 + i))}} for i in (0, 1)]
+    task = RUN["Keep each jc_infer container's result line"]["ansible.builtin.copy"]
+    text = render(task["content"], pipeline_workload_split_dp_ended=ended)
+    assert text == result(0, 0.5) + "\n" + result(1, 1.5) + "\n"
+    assert split_report.parse_infer_runs(text) == [{"containers": 2, "fps": 2.0, "per_container": [0.5, 1.5]}]

@@ -221,14 +221,16 @@ def cmd_split_plan(args):
     line {kind, stages, cuts, ranges, bound_fps, explanation, block_seconds_per_image,
     cut_bytes_per_image, link_mbit, batch, size}."""
     import torch
+    import torchvision
 
-    from . import resnet_split, split_plan, split_stage
+    from . import resnet_split, split_plan  # not split_stage: the planner needs no gRPC
     if args.batch < 1 or args.repeats < 1 or not args.link_mbit > 0:
         raise ValueError("--batch and --repeats must be >= 1 and --link-mbit positive")
     if args.threads:
         torch.set_num_threads(args.threads)
     cut_bytes = split_plan.output_bytes(args.size)
-    model = split_stage.build_model(0).to(args.device)
+    torch.manual_seed(0)  # the stages' random weights (split_stage.build_model); times do not depend on them
+    model = torchvision.models.resnet50().eval().to(args.device)
     batch = torch.rand(args.batch, 3, args.size, args.size, device=args.device)
     blocks = resnet_split.time_blocks(model, batch, repeats=args.repeats)
     chosen = split_plan.plan(blocks, cut_bytes, args.link_mbit * 1e6 / 8.0, args.stages)
