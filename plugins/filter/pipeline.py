@@ -3,7 +3,8 @@
 # Apache License 2.0 (see galaxy.yml)
 """Filters for workload III's placement; the logic lives in module_utils/pipeline_placement.py.
 
-Documented in plugins/filter/pipeline_stages.yml, pipeline_matrix.yml and pipeline_docker_plan.yml
+Documented in plugins/filter/pipeline_stages.yml, pipeline_matrix.yml, pipeline_docker_plan.yml and
+pipeline_split_plan.yml
 (ansible-doc -t filter edgeai.jetson_cluster.pipeline_stages).
 """
 
@@ -17,6 +18,7 @@ from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_mat
     docker_plan,
     expand,
     images_per_run,
+    split_docker_plan,
 )
 from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.pipeline_placement import (
     PipelinePlacementError,
@@ -47,9 +49,16 @@ def _pipeline_docker_plan(runs, server_hosts, edge_hosts, addresses, port, pixel
         raise AnsibleFilterError("pipeline_docker_plan: %s" % exc)
 
 
+def _pipeline_split_plan(hosts, addresses, port, cuts, images, batch):
+    try:
+        return split_docker_plan(list(hosts), dict(addresses), int(port), list(cuts), int(images), int(batch))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("pipeline_split_plan: %s" % exc)
+
+
 class FilterModule(object):
     """edgeai.jetson_cluster workload III filters."""
 
     def filters(self):
         return {"pipeline_stages": _pipeline_stages, "pipeline_matrix": _pipeline_matrix,
-                "pipeline_docker_plan": _pipeline_docker_plan}
+                "pipeline_docker_plan": _pipeline_docker_plan, "pipeline_split_plan": _pipeline_split_plan}

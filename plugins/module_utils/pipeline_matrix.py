@@ -17,7 +17,8 @@ into one row per (size, depth, placement) with the median fps of its repeats bes
 on the first stage's kind of node, which is what the reference compared (the server's monolith
 with SSSS, the edge's with EEEE). ``run_from_report`` turns a jc_pipeline report into such a run,
 ``reports_in`` finds the reports in a container's output, ``by_size`` gives the rows the shape of
-benchmarks/pipeline_plots.py's panels by image size.
+benchmarks/pipeline_plots.py's panels by image size. ``split_docker_plan`` places the ResNet-50
+split's stages and the data-parallel containers beside it on named hosts (the Docker runner).
 
 No AnsibleModule here: benchmarks/pipeline_matrix.py, the role and the unit tests call this.
 """
@@ -136,6 +137,43 @@ def docker_plan(runs, server_hosts, edge_hosts, addresses, port, images):
     monoliths = [{"node": node, "host": (server_hosts if node == "S" else edge_hosts)[0], "sizes": sizes}
                  for node in sorted(starts, reverse=True)]
     return {"chains": chains, "monoliths": monoliths}
+
+
+def split_docker_plan(hosts, addresses, port, cuts, images, batch):
+    """What the Docker runner does for the ResNet-50 split (jc_pipeline split-stage) across
+    ``hosts`` (chain order): stage i on hosts[i], listening on ``port`` + i on the host's network,
+    pulling float16 activations from stage i - 1 at that host's address; the network cut after the
+    blocks ``cuts`` (one fewer than hosts; the stages check the names); the sink (split-pull) on
+    the last stage's host; and the data-parallel line beside it: jc_infer index i on hosts[i]
+    (TOTAL_JOBS = len(hosts)), ``images`` images each, as every stream of the split carries.
+
+    Returns {"depth", "hosts", "cuts", "images", "batch", "stages": [{"index", "host", "listen",
+    "upstream"}], "sink_host", "address", "dataparallel": [{"index", "host"}]}."""
+    hosts = list(hosts or [])
+    if len(hosts) < 2 or not all(isinstance(h, str) and h for h in hosts):
+        raise PipelineMatrixError("the split needs at least 2 hosts (one per stage), got %r" % (hosts,))
+    if len(set(hosts)) != len(hosts):
+        raise PipelineMatrixError("the split's hosts %s name one host twice: one stage per node" % hosts)
+    cuts = list(cuts or [])
+    if len(cuts) != len(hosts) - 1 or not all(isinstance(c, str) and c for c in cuts):
+        raise PipelineMatrixError("%d stages need %d cuts (block names), got %r" % (len(hosts), len(hosts) - 1, cuts))
+    for name, value in (("port", port), ("images", images), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PipelineMatrixError("%s is %r, not a whole number >= 1" % (name, value))
+    if port + len(hosts) - 1 > 65535:
+        raise PipelineMatrixError("ports %d..%d do not exist" % (port, port + len(hosts) - 1))
+    if images < 2 * batch:
+        raise PipelineMatrixError("%d images in batches of %d is one batch: img/s is measured between the first "
+                                  "and the last batch, so a stream needs at least 2" % (images, batch))
+    missing = [h for h in hosts if not addresses.get(h)]
+    if missing:
+        raise PipelineMatrixError("host %s has no address for the other stages to reach it" % missing[0])
+    stages = [{"index": index, "host": host, "listen": "0.0.0.0:%d" % (port + index),
+               "upstream": "%s:%d" % (addresses[hosts[index - 1]], port + index - 1) if index else ""}
+              for index, host in enumerate(hosts)]
+    return {"depth": len(hosts), "hosts": hosts, "cuts": cuts, "images": images, "batch": batch, "stages": stages,
+            "sink_host": hosts[-1], "address": "%s:%d" % (addresses[hosts[-1]], port + len(hosts) - 1),
+            "dataparallel": [{"index": index, "host": host} for index, host in enumerate(hosts)]}
 
 
 def _median(values):

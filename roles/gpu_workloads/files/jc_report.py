@@ -841,6 +841,15 @@ def pipeline_summary(pipeline):
         ", hosts share one machine's CPUs" if pipeline_sharing(pipeline)["groups"] else "")
 
 
+def split_summary(split):
+    """For the console line: the split's img/s per depth beside jc_infer on as many containers."""
+    infer = dict((r["containers"], r) for r in split["infer_rows"])
+    return "ResNet-50 split: " + ", ".join(
+        "%d stage%s %.2f img/s%s" % (row["depth"], "s" if row["depth"] > 1 else "", row["fps"], " (%.2fx data-parallel on %d)" % (
+            row["fps"] / infer[row["depth"]]["fps"], row["depth"]) if row["depth"] in infer else "")
+        for row in split["rows"])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="results.json written by the gpu_workloads role")
@@ -874,7 +883,8 @@ def main(argv=None):
     except ReportError as exc:
         print(json.dumps({"changed": False, "error": str(exc)}))
         return 2
-    summary = "; ".join(part for part in (summary_line(results), pipeline_summary(pipeline) if pipeline else "") if part)
+    summary = "; ".join(part for part in (summary_line(results), pipeline_summary(pipeline) if pipeline else "",
+                                          split_summary(split) if split else "") if part)
     print(json.dumps({"changed": changed, "files": files, "summary": summary + telemetry_summary(findings),
                       "throttled": sorted(set(found["node"] for found in findings))}))
     return 0

@@ -45,7 +45,11 @@ def test_the_section_shows_the_split_beside_data_parallelism(report_dir):
 
 def test_main_renders_the_split_without_workloads_i_and_ii(report_dir, capsys):
     assert jc_report.main([str(report_dir / "results.json"), "--out", str(report_dir)]) == 0
-    assert json.loads(capsys.readouterr().out)["changed"]
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["changed"]
+    # The console line (benchmark.yml's summary) names the split's rate beside data parallelism.
+    assert printed["summary"] == ("ResNet-50 split: 1 stage 0.38 img/s (1.00x data-parallel on 1), "
+                                  "2 stages 0.67 img/s (1.31x data-parallel on 2), 3 stages 0.96 img/s")
     report = (report_dir / "report.md").read_text()
     assert "Workloads I and II were not run" in report and report.count("## Workload III") == 1
     assert "### ResNet-50 split by layers" in report
@@ -85,3 +89,21 @@ def test_an_empty_split_folder_is_an_error(tmp_path):
     (tmp_path / "split").mkdir()
     with pytest.raises(jc_report.ReportError, match="no split-pull"):
         jc_report.load_split(str(tmp_path))
+
+
+@pytest.mark.parametrize("run", ["alone", "with_the_rest"])
+def test_what_the_roles_split_runner_left_in_the_lab_renders(tmp_path, capsys, run):
+    # <report>/split/ as roles/pipeline_workload/tasks/split_run.yml wrote it in the lab
+    # (benchmarks/results/resnet_split_lab_run1/README.md): the report reads it unchanged.
+    source = ROOT / "benchmarks" / "results" / "resnet_split_lab_run1" / run
+    (tmp_path / "split").mkdir()
+    for name in ("split-pull.log", "dataparallel.log", "meta.json"):
+        shutil.copy(source / name, tmp_path / "split" / name)
+    (tmp_path / "results.json").write_text(json.dumps({"version": 1, "created": "2026-12-01T00:00:00Z", "runs": []}))
+    assert jc_report.main([str(tmp_path / "results.json"), "--out", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"].startswith("ResNet-50 split: 2 stages ")
+    text = (tmp_path / "report.md").read_text()
+    section = text[text.index("### ResNet-50 split by layers"):]
+    assert section.rstrip("\n") == (source / "report-excerpt.md").read_text().rstrip("\n")
+    assert "| data-parallel (jc_infer) | 2 |" in section and "| split, 2 stages | 2 |" in section
+    assert "stages on worker1 -> worker2" in section and "on one machine of 2" in section

@@ -70,3 +70,22 @@ def test_cli_reports_agreement_times_and_the_plan(capsys):
     assert report["exact_equal"] and report["float16_wire"]["within"]
     assert set(report["block_seconds_per_image"]) == set(split_plan.BLOCKS)
     assert report["plan"]["cuts"] and "cut after" in report["plan"]["explanation"]
+
+
+def test_split_plan_command_times_the_blocks_here_and_prints_the_planners_cuts(capsys):
+    # `python3 -m jc_pipeline split-plan`, the planner the role's Docker runner of the split runs on
+    # its first host (roles/pipeline_workload/tasks/split_run.yml) unless the cuts are configured.
+    import json
+
+    from jc_pipeline import __main__ as jc_main
+
+    assert jc_main.main(["split-plan", "--stages", "3", "--batch", "1", "--size", "64", "--threads", "2",
+                         "--link-mbit", "1000"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["kind"] == "resnet_split_plan" and line["stages"] == 3 and len(line["cuts"]) == 2
+    assert set(line["block_seconds_per_image"]) == set(split_plan.BLOCKS)
+    assert line["cut_bytes_per_image"] == split_plan.output_bytes(64)
+    # The planner's own choice on these times (nothing else decides the cuts).
+    again = split_plan.plan(line["block_seconds_per_image"], line["cut_bytes_per_image"], 1000e6 / 8, 3)
+    assert line["cuts"] == again["cuts"] and line["explanation"] == again["explanation"]
+    assert jc_main.main(["split-plan", "--stages", "2", "--size", "50"]) == 2  # not a multiple of 32

@@ -1,4 +1,4 @@
-"""python3 -m jc_pipeline {generate,stage,pull,monolith,plan,split-stage,split-pull} -- see README.md."""
+"""python3 -m jc_pipeline {generate,stage,pull,monolith,plan,split-stage,split-pull,split-plan} -- see README.md."""
 
 import argparse
 import json
@@ -89,6 +89,15 @@ def main(argv=None):
     spull.add_argument("--idle-timeout", type=float, default=600.0)
     spull.add_argument("--top1", action="store_true", help="keep every image's class in the report")
     spull.add_argument("--cpu", type=int, default=-1)
+
+    spp = sub.add_parser("split-plan", help="time ResNet-50's blocks here and choose the split's cuts (JSON)")
+    spp.add_argument("--stages", type=int, default=2)
+    spp.add_argument("--batch", type=int, default=2, help="images per timed forward pass")
+    spp.add_argument("--size", type=int, default=224)
+    spp.add_argument("--repeats", type=int, default=1, help="timed passes after one warm-up pass")
+    spp.add_argument("--device", default="cpu")
+    spp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    spp.add_argument("--link-mbit", type=float, default=1000.0, help="the link between the stages, Mbit/s")
 
     pl = sub.add_parser("plan", help="print the blocks of every stage for a depth (JSON)")
     pl.add_argument("--depth", type=int, required=True)
@@ -206,9 +215,36 @@ def cmd_split_pull(args):
     return 0
 
 
+def cmd_split_plan(args):
+    """The planner on this node: seconds per image of every block measured here (random weights,
+    the stages' model), then split_plan.plan's cuts for --stages over a --link-mbit link; one JSON
+    line {kind, stages, cuts, ranges, bound_fps, explanation, block_seconds_per_image,
+    cut_bytes_per_image, link_mbit, batch, size}."""
+    import torch
+    import torchvision
+
+    from . import resnet_split, split_plan  # not split_stage: the planner needs no gRPC
+    if args.batch < 1 or args.repeats < 1 or not args.link_mbit > 0:
+        raise ValueError("--batch and --repeats must be >= 1 and --link-mbit positive")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cut_bytes = split_plan.output_bytes(args.size)
+    torch.manual_seed(0)  # the stages' random weights (split_stage.build_model); times do not depend on them
+    model = torchvision.models.resnet50().eval().to(args.device)
+    batch = torch.rand(args.batch, 3, args.size, args.size, device=args.device)
+    blocks = resnet_split.time_blocks(model, batch, repeats=args.repeats)
+    chosen = split_plan.plan(blocks, cut_bytes, args.link_mbit * 1e6 / 8.0, args.stages)
+    print(json.dumps({"kind": "resnet_split_plan", "stages": args.stages, "cuts": chosen["cuts"],
+                      "ranges": chosen["ranges"], "bound_fps": chosen["bound_fps"],
+                      "explanation": chosen["explanation"], "block_seconds_per_image": blocks,
+                      "cut_bytes_per_image": cut_bytes, "link_mbit": args.link_mbit, "batch": args.batch,
+                      "size": args.size}, sort_keys=True))
+    return 0
+
+
 COMMANDS = {"generate": cmd_generate, "stage": cmd_stage, "pull": cmd_pull, "monolith": cmd_monolith,
             "plan": cmd_plan,
-            "split-stage": cmd_split_stage, "split-pull": cmd_split_pull}
+            "split-stage": cmd_split_stage, "split-pull": cmd_split_pull, "split-plan": cmd_split_plan}
 
 if __name__ == "__main__":
     sys.exit(main())

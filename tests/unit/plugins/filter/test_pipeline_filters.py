@@ -50,3 +50,15 @@ def test_pipeline_docker_plan_filter_names_itself_in_errors():
     with pytest.raises(AnsibleFilterError, match="pipeline_docker_plan: host w has no address"):
         FILTERS["pipeline_docker_plan"](FILTERS["pipeline_matrix"]([2], ["64x64"], ["ES"]), ["m"], ["w"],
                                         {"m": "a"}, 7000, 1000, 2, 10)
+
+
+def test_pipeline_split_plan_filter_takes_ansibles_strings_and_plans_the_split():
+    plan = FILTERS["pipeline_split_plan"](["w1", "w2"], {"w1": "a", "w2": "b"}, "7000", ["layer2"], "4", "2")
+    assert [(s["host"], s["listen"], s["upstream"]) for s in plan["stages"]] == [
+        ("w1", "0.0.0.0:7000", ""), ("w2", "0.0.0.0:7001", "a:7000")]
+    assert plan["address"] == "b:7001"
+
+
+def test_pipeline_split_plan_filter_names_itself_in_errors():
+    with pytest.raises(AnsibleFilterError, match="pipeline_split_plan: 2 stages need 1 cuts"):
+        FILTERS["pipeline_split_plan"](["w1", "w2"], {"w1": "a", "w2": "b"}, 7000, [], 4, 2)

@@ -157,3 +157,43 @@ def test_rows_by_size_need_every_depth_at_every_size():
             pm.run_from_report(dict(SINK, key="64x64"), depth=4, placement="SSSS", hosts=[])]
     with pytest.raises(pm.PipelineMatrixError, match="was not measured at every depth"):
         pm.by_size(pm.aggregate(runs))
+
+
+# --- The ResNet-50 split on named hosts (tasks/split_run.yml) ------------------------------------
+SPLIT_ADDRESSES = {"worker1": "10.0.0.2", "worker2": "10.0.0.3", "master": "10.0.0.1"}
+
+
+def test_split_plan_chains_the_hosts_in_order_each_stage_on_its_own_port():
+    plan = pm.split_docker_plan(["worker1", "worker2"], SPLIT_ADDRESSES, 50051, ["layer2"], 4, 2)
+    assert plan["stages"] == [
+        {"index": 0, "host": "worker1", "listen": "0.0.0.0:50051", "upstream": ""},
+        {"index": 1, "host": "worker2", "listen": "0.0.0.0:50052", "upstream": "10.0.0.2:50051"}]
+    # The sink runs on the last stage's host and pulls from it; jc_infer index i on host i.
+    assert (plan["sink_host"], plan["address"]) == ("worker2", "10.0.0.3:50052")
+    assert plan["dataparallel"] == [{"index": 0, "host": "worker1"}, {"index": 1, "host": "worker2"}]
+    assert (plan["depth"], plan["cuts"], plan["images"], plan["batch"]) == (2, ["layer2"], 4, 2)
+
+
+@given(st.permutations(sorted(SPLIT_ADDRESSES)), st.integers(2, 3), st.integers(1, 60000))
+def test_split_plan_every_stage_pulls_from_the_one_before(hosts, depth, port):
+    hosts = list(hosts)[:depth]
+    plan = pm.split_docker_plan(hosts, SPLIT_ADDRESSES, port, ["layer%d" % i for i in range(1, depth)], 8, 4)
+    assert [s["host"] for s in plan["stages"]] == hosts == [d["host"] for d in plan["dataparallel"]]
+    for before, stage in zip(plan["stages"], plan["stages"][1:]):
+        assert stage["upstream"] == "%s:%d" % (SPLIT_ADDRESSES[before["host"]], port + before["index"])
+    assert plan["address"] == "%s:%d" % (SPLIT_ADDRESSES[hosts[-1]], port + depth - 1)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((["worker1"], SPLIT_ADDRESSES, 50051, [], 4, 2), "at least 2 hosts"),
+    ((["worker1", "worker1"], SPLIT_ADDRESSES, 50051, ["layer2"], 4, 2), "name one host twice"),
+    ((["worker1", "worker2"], SPLIT_ADDRESSES, 50051, [], 4, 2), "2 stages need 1 cuts"),
+    ((["worker1", "worker2"], SPLIT_ADDRESSES, 50051, ["layer1", "layer2"], 4, 2), "2 stages need 1 cuts"),
+    ((["worker1", "worker2"], SPLIT_ADDRESSES, 50051, ["layer2"], 2, 2), "at least 2"),
+    ((["worker1", "worker2"], SPLIT_ADDRESSES, 50051, ["layer2"], 4, 0), "batch is 0"),
+    ((["worker1", "worker2"], SPLIT_ADDRESSES, 65535, ["layer2"], 4, 2), "ports 65535..65536"),
+    ((["worker1", "elsewhere"], SPLIT_ADDRESSES, 50051, ["layer2"], 4, 2), "host elsewhere has no address"),
+])
+def test_split_plan_says_what_is_wrong(args, message):
+    with pytest.raises(pm.PipelineMatrixError, match=message):
+        pm.split_docker_plan(*args)
