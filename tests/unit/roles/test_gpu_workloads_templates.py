@@ -11,28 +11,18 @@ import kubernetes_validate
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+from role_files import role_yaml, trusted
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "gpu_workloads"
 KUBERNETES_VERSIONS = ["1.25.0", "1.31.0", "1.37.0"]
 
 
-def _trusted(value):
-    """Role files are trusted templates in Ansible; yaml.safe_load data is not, until marked."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {key: _trusted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_trusted(item) for item in value]
-    return value
-
-
 def render(template, **overrides):
     # The cluster_* defaults (roles/cluster, a dependency of the role), then the role's own.
-    variables = _trusted(yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text()))
-    variables.update(_trusted(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())))
-    variables.update(_trusted(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())))
+    variables = role_yaml(ROLE.parent / "cluster" / "defaults" / "main.yml")
+    variables.update(role_yaml(ROLE / "defaults" / "main.yml"))
+    variables.update(role_yaml(ROLE / "vars" / "main.yml"))
     variables.update({
         "groups": {"all": ["master", "worker1", "worker2", "worker3"],
                    "k3s_agents": ["worker1", "worker2", "worker3"]},
@@ -43,7 +33,7 @@ def render(template, **overrides):
     })
     variables.update(overrides)
     templar = Templar(loader=DataLoader(), variables=variables)
-    return templar.template(trust_as_template((ROLE / "templates" / template).read_text()))
+    return templar.template(trusted((ROLE / "templates" / template).read_text()))
 
 
 def job(**overrides):

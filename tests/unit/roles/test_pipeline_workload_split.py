@@ -11,24 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+from role_files import role_yaml, trusted
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "pipeline_workload"
 sys.path.insert(0, str(ROLE / "files"))
 
 from jc_pipeline import __main__ as jc_main  # noqa: E402  (the role's program, by path)
-
-
-def _trusted(value):
-    """Role files are trusted templates in Ansible; yaml.safe_load data is not, until marked."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {key: _trusted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_trusted(item) for item in value]
-    return value
 
 
 def _tasks(path):
@@ -54,14 +44,14 @@ PLAN = {"depth": 2, "hosts": ["worker1", "worker2"], "cuts": ["layer2"], "images
 
 
 def render(value, **overrides):
-    variables = _trusted(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()))
+    variables = role_yaml(ROLE / "defaults" / "main.yml")
     variables.update({"groups": {"all": ["master", "worker1", "worker2"], "k3s_server": ["master"],
                                  "k3s_agents": ["worker1", "worker2"]},
                       "gpu_workloads_image": "edgeai-jc/jc-infer:0.1.0",
                       "pipeline_workload_docker_image": "edgeai-jc/jc-pipeline:abc",
                       "pipeline_workload_split_plan": PLAN})
     variables.update(overrides)
-    return Templar(loader=DataLoader(), variables=variables).template(_trusted(value))
+    return Templar(loader=DataLoader(), variables=variables).template(trusted(value))
 
 
 def test_the_split_is_off_by_default_and_on_with_its_variable_or_its_tag():
