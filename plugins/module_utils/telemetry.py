@@ -674,12 +674,25 @@ def _hottest(temperatures):
     return max(values) if values else None
 
 
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _cpu_busy_percent(cpus):
+    """The mean load of the online cores (a core tegrastats reports "off" is left out)."""
+    loads = [_number(cpu.get("load_percent")) for cpu in cpus or [] if isinstance(cpu, dict) and cpu.get("online", True)]
+    loads = [load for load in loads if load is not None]
+    return sum(loads) / len(loads) if loads else None
+
+
 @_guarded
 def trace_series(samples):
     """What the report plots for one node: lists of equal length, None where a sample lacks the value.
     GPU values are those of the busiest GPU of each sample; temperature the hottest sensor (PMIC
-    placeholders left out); power the input rail, else the sum of the rails."""
-    series = {"time": [], "gpu_utilization_percent": [], "gpu_clock_mhz": [], "temperature_c": [], "power_w": []}
+    placeholders left out); power the input rail, else the sum of the rails; CPU busy the mean of
+    the online cores; RAM in use in MiB (every source reports these two, a node without a GPU too)."""
+    series = {"time": [], "gpu_utilization_percent": [], "gpu_clock_mhz": [], "temperature_c": [], "power_w": [],
+              "cpu_busy_percent": [], "ram_used_mib": []}
     for sample in samples:
         record = sample["record"]
         gpus = [gpu for gpu in record["gpus"] if gpu.get("utilization_percent") is not None] or record["gpus"]
@@ -689,6 +702,9 @@ def trace_series(samples):
         series["gpu_clock_mhz"].append(busiest.get("clock_mhz"))
         series["temperature_c"].append(_hottest(record["temperatures_c"]))
         series["power_w"].append(_input_power_w(record["power_rails_mw"]))
+        series["cpu_busy_percent"].append(_cpu_busy_percent(record.get("cpus")))
+        memory = record.get("memory")
+        series["ram_used_mib"].append(_number(memory.get("ram_used_mib")) if isinstance(memory, dict) else None)
     return series
 
 

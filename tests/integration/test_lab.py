@@ -313,6 +313,31 @@ def _benchmark_writes_a_report_for_both_workloads(lab, tmp_path):
     return report
 
 
+def _telemetry_covers_every_pod_and_is_in_the_report(report):
+    # Issue 14: every worker sampled at 1 Hz for the whole benchmark, its trace beside the results,
+    # and the report's node-telemetry section and plot. The containers have no GPU and no sensors,
+    # so the plain Linux source records CPU load and RAM, which the plot shows beside the GPU panels.
+    results = json.loads((report / "results.json").read_text())
+    assert results["telemetry"]["nodes"] == {w: f"telemetry/{w}.jsonl" for w in ("worker1", "worker2")}, results
+    spans = {}
+    for worker in ("worker1", "worker2"):
+        lines = (report / "telemetry" / f"{worker}.jsonl").read_text().splitlines()
+        samples = [json.loads(line) for line in lines if line.strip()]
+        assert samples and all(s["node"] == worker and s["record"]["source"] == "linux" for s in samples)
+        assert all(s["record"]["cpus"] and s["record"]["memory"]["ram_used_mib"] > 0 for s in samples)
+        times = [s["time"] for s in samples]
+        assert max(b - a for a, b in zip(times, times[1:])) < 5, f"{worker}: a gap in the 1 Hz trace"
+        spans[worker] = (times[0], times[-1])
+    for run in results["runs"]:
+        for pod in run["aggregate"]["per_pod"]:
+            first, last = spans[pod["node"]]
+            line = pod["timeline"]
+            assert first <= line["warmup_start"] and line["window_end"] <= last, (pod["node"], line, first, last)
+    section = (report / "report.md").read_text().split("## Node telemetry", 1)[1]
+    assert "No throttling seen on worker1, worker2" in section, section[:600]
+    assert "![node telemetry](telemetry.png)" in section and (report / "telemetry.png").stat().st_size > 0
+
+
 PROMETHEUS_API = """
 import sys, urllib.request
 sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9090/api/v1/" + sys.argv[1], timeout=10).read().decode())
@@ -363,6 +388,7 @@ def test_lab_converges_stays_converged_and_routes_the_nodes_through_the_gateway(
     _gateway_answers_dns_for_the_lan(lab)
     _nodes_sync_their_clock_from_the_gateway(lab)
     report = _benchmark_writes_a_report_for_both_workloads(lab, tmp_path)
+    _telemetry_covers_every_pod_and_is_in_the_report(report)
     _jobs_ran_on_the_workers_one_pod_per_index(lab)
     _prometheus_sees_every_node_and_the_benchmark(lab, report)
     _pipeline_matrix_ran_across_the_nodes_and_is_in_the_report(lab, report)  # issue 13

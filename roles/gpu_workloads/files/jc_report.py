@@ -447,14 +447,14 @@ def telemetry_lines(results, traces, problems, findings):
     for problem in problems:
         lines.append("- %s" % problem)
     if traces:
-        lines.extend(["", "Per node over time (GPU utilisation, clock, hottest sensor, input power; each pod's "
+        lines.extend(["", "Per node over time (GPU utilisation, clock, hottest sensor, input power, CPU, RAM; each pod's "
                       "warm-up shaded light, its timed window dark):", "",
                       "![node telemetry](%s)" % TELEMETRY_PLOT_NAME])
     return lines
 
 
 def draw_telemetry(traces, windows, findings, path):
-    """Write telemetry.png: one row per node, four panels against seconds since the first sample."""
+    """Write telemetry.png: one row per node, six panels against seconds since the first sample."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -463,8 +463,9 @@ def draw_telemetry(traces, windows, findings, path):
     nodes = sorted(traces)
     start = min(samples[0]["time"] for samples in traces.values())
     panels = (("gpu_utilization_percent", "GPU busy (%)"), ("gpu_clock_mhz", "GPU clock (MHz)"),
-              ("temperature_c", "hottest sensor (°C)"), ("power_w", "input power (W)"))
-    figure, axes = plt.subplots(len(nodes), len(panels), figsize=(15, 2.8 * len(nodes)), squeeze=False)
+              ("temperature_c", "hottest sensor (°C)"), ("power_w", "input power (W)"),
+              ("cpu_busy_percent", "CPU busy (%, mean of cores)"), ("ram_used_mib", "RAM in use (MiB)"))
+    figure, axes = plt.subplots(len(nodes), len(panels), figsize=(21, 2.8 * len(nodes)), squeeze=False)
     throttled = set(found["node"] for found in findings)
     for row, node in enumerate(nodes):
         series = telemetry.trace_series(traces[node])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ansible_collections.edgeai.jetson_cluster.plugins.module_utils.telemetry import (
     TEMPERATURE_LIMIT_C,
     TelemetryError,
+    linux_record,
     load_trace,
     parse_tegrastats_line,
     throttle_findings,
@@ -69,6 +70,21 @@ def test_series_take_the_input_rail_or_the_sum_and_the_hottest_real_sensor():
     assert xavier["temperature_c"] == [89.5]
     assert xavier["power_w"] == [(7078 + 2996 + 10164 + 0 + 2085 + 3686) / 1000.0]
     assert xavier["gpu_utilization_percent"] == [99.0] and xavier["gpu_clock_mhz"] == [None]
+
+
+def test_series_take_the_mean_of_the_online_cores_and_the_ram_in_use():
+    # TX2 on JetPack 4.6 with its two Denver cores off: "CPU [3%@345,off,off,0%@345,1%@345,1%@345]".
+    tx2 = [trace_sample(parse_tegrastats_line(line), T0, "n")
+           for line in tegrastats_lines("tegrastats/tx2_jp46_cores_off.txt")[:1]]
+    series = trace_series(tx2)
+    assert series["cpu_busy_percent"] == [(3 + 0 + 1 + 1) / 4.0]
+    assert series["ram_used_mib"] == [1689]
+    # A node without a GPU (the lab's containers, a CPU node): CPU and RAM are all it reports.
+    before, after, meminfo = [(FIXTURES / "linux" / host / "proc" / name).read_text()
+                              for host, name in (("host_a", "stat"), ("host_b", "stat"), ("host_b", "meminfo"))]
+    series = trace_series([trace_sample(linux_record(before, after, meminfo), T0, "cpu-node")])
+    assert series["cpu_busy_percent"] == [100.0] and series["ram_used_mib"][0] > 0
+    assert series["gpu_utilization_percent"] == [None] and series["power_w"] == [None]
 
 
 @pytest.mark.parametrize("text, message", [
