@@ -8,7 +8,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "k3s_common"))
 from k3s_testlib import (  # noqa: E402
-    CONTROL_PLANE_TAINT, api_nodes, digest, env_file, is_ready, node, read_json, read_yaml, release_sha256, taints)
+    CONTROL_PLANE_TAINT, KUBECONFIG, api_nodes, digest, env_file, is_ready, node, read_json, read_yaml, release_sha256,
+    taints)
 
 VERSION = "v1.30.14+k3s1"
 SERVER, AGENT = "k3s-arm64-server", "k3s-arm64-agent"
@@ -89,3 +90,21 @@ def test_k3s_without_docker_has_containerd_for_ctr(name):
     host = node(name)
     assert host.socket("unix:///run/k3s/containerd/containerd.sock").is_listening
     assert host.run("k3s ctr --namespace k8s.io images ls").rc == 0
+
+
+def test_the_gpu_objects_were_applied_and_the_device_plugin_runs_only_on_the_worker():
+    # k3s_server's gpu.yml (k3s_server_gpu_enabled) applied them through the API from the
+    # controller: the RuntimeClass pods name, and the device plugin's DaemonSet, which the
+    # scheduler places by its arm64 nodeSelector and its tolerations: on the agent, never on the
+    # tainted server (its taint is not tolerated). kwok plays the pod: its image is not pulled here.
+    from kubernetes import client, config
+    api = config.new_client_from_config(config_file=KUBECONFIG)
+    runtime_class = client.NodeV1Api(api).read_runtime_class("nvidia")
+    assert runtime_class.handler == "nvidia"
+    assert runtime_class.metadata.labels["app.kubernetes.io/managed-by"] == "edgeai.jetson_cluster"
+    daemonset = client.AppsV1Api(api).read_namespaced_daemon_set("nvidia-device-plugin-daemonset", "kube-system")
+    assert daemonset.spec.template.spec.node_selector == {"kubernetes.io/arch": "arm64"}
+    assert daemonset.status.desired_number_scheduled == 1, daemonset.status
+    pods = client.CoreV1Api(api).list_namespaced_pod(
+        "kube-system", label_selector="app.kubernetes.io/name=nvidia-device-plugin").items
+    assert [pod.spec.node_name for pod in pods] == [AGENT], [(p.metadata.name, p.spec.node_name) for p in pods]
