@@ -20,11 +20,9 @@ lint sanity unit integration: bootstrap
 	tests/harness/run-tests.sh $@
 
 ## make lab: bring up the local container lab, run site.yml against it, then the benchmark
+## (tests/harness/lab.sh: bootstrap without test tools, lab.yml, site.yml, benchmark.yml, each timed)
 lab:
-	EDGEAI_JC_TEST_TOOLS=0 tests/harness/bootstrap.sh
-	ansible-playbook -i inventory/localhost.yml playbooks/lab.yml
-	ansible-playbook site.yml -i $(LAB_INVENTORY)
-	ansible-playbook playbooks/benchmark.yml -i $(LAB_INVENTORY)
+	LAB_INVENTORY=$(LAB_INVENTORY) tests/harness/lab.sh
 
 lab-destroy:
 	ansible-playbook -i inventory/localhost.yml playbooks/lab-destroy.yml
