@@ -210,100 +210,22 @@ def test_more_images_than_the_manifest_lists_are_all_planned(tmp_path):
     assert (plan["dataset_count"], plan["manifest_count"], len(plan["files"])) == (5, 4, 5)
 
 
-def test_plan_synthetic_defaults_to_the_reference_count():
-    plan = jc_infer.plan_work(jc_infer.parse_settings(["--mode", "synthetic", "--total-jobs", "3",
-                                                       "--index", "2"], environ={}))
-    assert plan["files"] is None and (plan["start"], plan["end"]) == (800, 1200)
-
-
-# --- the listing in a forked process, beside `import torch` ----------------------------------
-
-def files_settings(root, *args):
-    return jc_infer.parse_settings(["--image-dir", str(root)] + [str(a) for a in args], environ={})
-
-
-@pytest.mark.parametrize("names, args, expected", [
-    (3, ["--total-jobs", "1"], True),
-    (3, ["--total-jobs", "3", "--index", "0"], True),
-    (3, ["--total-jobs", "5", "--index", "1"], False),   # 3 // 5 = 0 each: index 1 gets none
-    (3, ["--total-jobs", "5", "--index", "4"], True),    # the last index takes the remainder
-    (3, ["--total-jobs", "2", "--index", "0", "--total-images", "1"], False),
-    (3, ["--total-images", "0"], False),
-    (0, ["--total-jobs", "1"], False),                   # an empty IMAGE_DIR answers at once
-])
-def test_sure_of_images_only_when_the_index_cannot_come_out_empty(tmp_path, names, args, expected):
-    for i in range(names):
-        (tmp_path / "sub" / ("img_%d.jpg" % i)).parent.mkdir(exist_ok=True)
-        (tmp_path / "sub" / ("img_%d.jpg" % i)).write_bytes(b"x")
-    (tmp_path / "notes.txt").write_bytes(b"x")
-    assert jc_infer.sure_of_images(files_settings(tmp_path, *args)) is expected
-
-
-def test_holds_images_says_false_when_root_is_missing_or_it_would_look_too_far(tmp_path):
-    for i in range(5):
-        (tmp_path / ("notes_%d.txt" % i)).write_bytes(b"x")
-    (tmp_path / "img.jpg").write_bytes(b"x")
-    assert not jc_infer.holds_images(str(tmp_path / "absent"), 1)
-    assert jc_infer.holds_images(str(tmp_path), 1)
-    assert not jc_infer.holds_images(str(tmp_path), 2)
-    assert not jc_infer.holds_images(str(tmp_path), 1, limit=0)
-
-
-def test_listing_process_gives_the_plan_of_a_listing_here(tmp_path):
-    for rel in ("b.jpg", "a.JPEG", "sub/c.Jpg", "sub/\u00e9t\u00e9.jpg", "notes.txt"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"x")
-    with open(os.path.join(os.fsencode(str(tmp_path)), b"raw_\xff.jpg"), "wb") as handle:  # not UTF-8
-        handle.write(b"x")
-    for args in (["--total-jobs", "2", "--index", "1"], ["--total-images", "4"]):
-        settings = files_settings(tmp_path, *args)
-        listing = jc_infer.ListingProcess(settings)
-        assert listing.plan() == jc_infer.plan_work(settings)
-        assert listing.report["state"] == "done" and listing.report["seconds"] >= 0
-
-
-def test_listing_process_raises_the_settings_error_of_the_listing(tmp_path):
-    for i in range(3):
-        (tmp_path / ("img_%d.jpg" % i)).write_bytes(b"x")
-    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 100, "files": []}')
-    settings = files_settings(tmp_path)
-    with pytest.raises(jc_infer.SettingsError) as here:
-        jc_infer.plan_work(settings)
-    with pytest.raises(jc_infer.SettingsError) as forked:
-        jc_infer.ListingProcess(settings).plan()
-    assert str(forked.value) == str(here.value)
-
-
-def test_listing_process_that_fails_otherwise_leaves_the_listing_to_this_process(tmp_path, monkeypatch):
+def test_plan_reads_the_manifest_once(tmp_path, monkeypatch):
     import jc_infer.dataset as dataset
 
     for i in range(3):
         (tmp_path / ("img_%d.jpg" % i)).write_bytes(b"x")
-    parent, real = os.getpid(), dataset.plan_work
-
-    def plan_work(settings):
-        if os.getpid() != parent:
-            raise MemoryError("in the child only")
-        return real(settings)
-    monkeypatch.setattr(dataset, "plan_work", plan_work)
-    listing = jc_infer.ListingProcess(files_settings(tmp_path))
-    assert [os.path.basename(f) for f in listing.plan()["files"]] == ["img_0.jpg", "img_1.jpg", "img_2.jpg"]
-    assert listing.report == {"state": "failed", "reason": "MemoryError: in the child only"}
+    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 3, "files": []}')
+    reads = []
+    monkeypatch.setattr(dataset, "manifest_count", lambda root: reads.append(root) or 3)
+    plan = dataset.plan_work(jc_infer.parse_settings(["--image-dir", str(tmp_path)], environ={}))
+    assert (plan["manifest_count"], len(reads)) == (3, 1)
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--total-jobs", "1"], True),
-    (["--total-jobs", "5", "--index", "1"], False),      # may come out empty: listed first, torch only then
-    (["--mode", "synthetic"], False),
-    (["--decode-process", "on"], False),                 # that process imports torch beside the listing
-])
-def test_when_the_files_are_listed_in_a_forked_process(tmp_path, args, expected):
-    for i in range(3):
-        (tmp_path / ("img_%d.jpg" % i)).write_bytes(b"x")
-    listing = jc_infer.start_listing(files_settings(tmp_path, *args))
-    assert (listing is not None) is expected
-    if listing is not None:
-        assert len(listing.plan()["files"]) == 3
+def test_plan_synthetic_defaults_to_the_reference_count():
+    plan = jc_infer.plan_work(jc_infer.parse_settings(["--mode", "synthetic", "--total-jobs", "3",
+                                                       "--index", "2"], environ={}))
+    assert plan["files"] is None and (plan["start"], plan["end"]) == (800, 1200)
 
 
 # --- geometry -------------------------------------------------------------------------------
@@ -648,8 +570,6 @@ def test_files_mode_end_to_end_on_cpu(torch, image_dir, decode):
     assert result["images"] + result["errors"] == result["assigned"] == 6
     assert result["errors"] == 1  # of the bad files only img_11 (truncated) is in the second half
     assert result["device"] == "cpu" and result["precision"] == "fp32"
-    # the last index is sure of images: listed in a forked process while this one imported torch
-    assert result["listing_process"]["state"] == "done" and result["startup"]["import_torch"] > 0
 
 
 @pytest.mark.parametrize("prime", ["auto", "off"])

@@ -66,9 +66,7 @@ stdout gets exactly one JSON line at the end (index, total_jobs, images, errors,
 warmup_seconds, throughput, device, batch_size, precision, hostname, mode, decode,
 startup_seconds, ...) and where the time outside the timed window went: "startup" (interpreter,
 file_listing, import_torch, import_torchvision, device_init, model_build, weights; they add up to
-startup_seconds; when "listing_process" says "done", the files were listed by a forked process
-beside `import torch` in its own "seconds" and file_listing is this process's wait for them),
-"warmup" (autotune, graph_capture, decoder, pipeline_fill: warmup_seconds), process_seconds and
+startup_seconds), "warmup" (autotune, graph_capture, decoder, pipeline_fill: warmup_seconds), process_seconds and
 fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"; after_window_seconds:
 the part of other from the window's end to the line), and "window_profile" (window.py). After the line the
 process flushes and leaves with os._exit (no interpreter/CUDA teardown); progress goes to stderr. Exit 0 on success (corrupt images included),
@@ -82,8 +80,7 @@ inference_mode, bf16) are detected and skipped when absent. The parts that need 
 
 The package, one module per concern (each imports torch only when it runs):
     settings       SETTINGS, parse_settings, SettingsError, set_cuda_connections
-    dataset        list_images, manifest_count, partition, plan_work, ListingProcess (plan_work in a
-                   forked process beside `import torch`)
+    dataset        list_images, manifest_count, partition, plan_work
     result         ErrorLog, build_result, add_process_seconds, emit, log
     compat         version_tuple, cpu_count: what differs between Python/torch releases
     preprocessing  crop_box, pil_crop_resize, Preprocessing (GPU crop/resize/normalize)
@@ -101,8 +98,8 @@ The names below are re-exported so that a caller (tests, benchmarks/) needs only
 from __future__ import division, print_function
 
 from .compat import NoContext, cpu_count, signature_parameters, version_tuple
-from .dataset import (DEFAULT_SYNTHETIC_IMAGES, IMAGE_SUFFIXES, MANIFEST_NAME, ListingProcess, holds_images,
-                      list_images, manifest_count, partition, plan_work, sure_of_images)
+from .dataset import (DEFAULT_SYNTHETIC_IMAGES, IMAGE_SUFFIXES, MANIFEST_NAME, list_images,
+                      manifest_count, partition, plan_work)
 from .decoders import (READER_THREADS, DecodedFiles, DecodeProcess, DecodeSide, GpuDecodePipeline,
                        HardwareJpegDecoder, WorkDispenser, collate_decoded, cpu_decode_batches, dali_batches,
                        synthetic_batches)
@@ -113,19 +110,19 @@ from .runtime import Runtime, graphs_by_default
 from .settings import (CUDA_CONNECTIONS, DEFAULT_IMAGE_DIR, SETTINGS, SettingsError, build_parser,
                        parse_settings, set_cuda_connections, validate_settings)
 from .workload import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, auto_workers, main, resolve_decode, run,
-                       start_listing, want_decode_process)
+                       want_decode_process)
 
 __all__ = [
     "add_process_seconds", "build_parser", "build_result", "collate_decoded", "cpu_count", "cpu_decode_batches",
     "CROP", "crop_box",
     "CUDA_CONNECTIONS", "dali_batches", "DecodedFiles", "DecodeProcess", "DecodeSide", "DEFAULT_IMAGE_DIR",
     "DEFAULT_SYNTHETIC_IMAGES", "emit", "ErrorLog", "GpuDecodePipeline", "graphs_by_default",
-    "HardwareJpegDecoder", "holds_images", "IMAGE_SUFFIXES", "interpreter_seconds", "list_images", "ListingProcess",
-    "process_age", "log", "manifest_count",
+    "HardwareJpegDecoder", "IMAGE_SUFFIXES", "interpreter_seconds", "list_images", "process_age", "log",
+    "manifest_count",
     "MANIFEST_NAME", "MAX_ERROR_SAMPLES", "MEAN", "NoContext", "parse_settings", "partition",
     "pil_crop_resize", "plan_work", "Preprocessing", "READER_THREADS", "RESIZE_SHORT", "Runtime",
     "set_cuda_connections", "SETTINGS", "SettingsError", "signature_parameters", "STD", "synthetic_batches",
     "validate_settings", "version_tuple", "WorkDispenser",
     "auto_workers", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "main", "resolve_decode", "run",
-    "start_listing", "sure_of_images", "want_decode_process",
+    "want_decode_process",
 ]

@@ -22,7 +22,7 @@ class Runtime(Preprocessing):
     def __init__(self, settings, startup, preinit=None):
         t = time.time()
         import torch
-        startup.setdefault("import_torch", time.time() - t)  # main may have imported it beside the listing
+        startup["import_torch"] = time.time() - t
         self.torch = torch
         t = time.time()
         # torchvision's decoders only (its image extension; the package on old releases): the model

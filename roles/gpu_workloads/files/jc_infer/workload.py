@@ -13,7 +13,7 @@ import time
 
 from .compat import cpu_count
 from .cudainit import CudaPreinit
-from .dataset import MANIFEST_NAME, ListingProcess, plan_work, sure_of_images
+from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
 from .metrics import from_settings as metrics_from_settings
@@ -120,34 +120,6 @@ def want_decode_process(settings):
     return settings["decode_process"] == "on" and settings["workload_mode"] == "files" \
         and settings["decode"] in ("auto", "gpu") and settings["device"] != "cpu" \
         and settings["num_workers"] in ("auto", 0)
-
-
-def start_listing(settings):
-    """The files listed in a forked process (dataset.ListingProcess) while this one imports torch,
-    when this index is sure to get images (dataset.sure_of_images): else None, and main lists them
-    before `import torch` as before, so that an index with nothing to do, or a missing or empty
-    IMAGE_DIR, still answers at once without torch. Not with DECODE_PROCESS=on (that process is
-    started after the listing, to import torch beside this one)."""
-    if settings["workload_mode"] != "files" or not hasattr(os, "fork") or want_decode_process(settings):
-        return None
-    if not sure_of_images(settings):
-        return None
-    try:
-        return ListingProcess(settings)
-    except OSError as exc:  # no fork or pipe here: list in this process
-        log("cannot start the listing process (%s); listing in this process" % exc)
-        return None
-
-
-def import_torch(startup):
-    """`import torch` now, timed as startup["import_torch"] (Runtime then finds it imported). A
-    failure is left to Runtime, which meets it again and reports it as before."""
-    t = time.time()
-    try:
-        import torch  # noqa: F401
-    except Exception:  # noqa: BLE001 - reported by Runtime
-        return
-    startup["import_torch"] = time.time() - t
 
 
 def run(settings, plan, startup, errors, dp=None, preinit=None):
@@ -272,7 +244,6 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     extra["torchvision_loaded"] = rt.image_ops.source if rt.image_ops else None  # "extension" or "package"
     extra["decode_process"] = dp is not None
     extra["cuda_preinit"] = rt.cuda_preinit
-    extra["listing_process"] = plan.get("listing_process")
     extra["cuda_device_max_connections"] = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
     if isinstance(source, GpuDecodePipeline):
         extra["batch_decode_fallbacks"] = source.fallbacks
@@ -295,18 +266,12 @@ def main(argv=None):
     preinit = None
     try:
         settings = parse_settings(argv)
-        t = time.time()
-        listing = start_listing(settings)  # forked before the thread below exists
-        waited = time.time() - t
         # The CUDA driver's initialisation in a thread, beside the file listing and `import torch`
         # (jc_infer/cudainit.py); Runtime waits for it before torch touches CUDA.
         preinit = CudaPreinit(settings)
-        if listing is not None:
-            import_torch(startup)
         t = time.time()
-        plan = plan_work(settings) if listing is None else listing.plan()
-        startup["file_listing"] = waited + time.time() - t  # this thread's part; the process's in the result
-        plan["listing_process"] = {"state": "off"} if listing is None else listing.report
+        plan = plan_work(settings)
+        startup["file_listing"] = time.time() - t
     except SettingsError as exc:
         log("ERROR: %s" % exc)
         emit({"error": str(exc), "images": 0, "errors": 0})
