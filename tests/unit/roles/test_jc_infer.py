@@ -210,6 +210,18 @@ def test_more_images_than_the_manifest_lists_are_all_planned(tmp_path):
     assert (plan["dataset_count"], plan["manifest_count"], len(plan["files"])) == (5, 4, 5)
 
 
+def test_plan_reads_the_manifest_once(tmp_path, monkeypatch):
+    import jc_infer.dataset as dataset
+
+    for i in range(3):
+        (tmp_path / ("img_%d.jpg" % i)).write_bytes(b"x")
+    (tmp_path / "manifest.json").write_text('{"version": 1, "count": 3, "files": []}')
+    reads = []
+    monkeypatch.setattr(dataset, "manifest_count", lambda root: reads.append(root) or 3)
+    plan = dataset.plan_work(jc_infer.parse_settings(["--image-dir", str(tmp_path)], environ={}))
+    assert (plan["manifest_count"], len(reads)) == (3, 1)
+
+
 def test_plan_synthetic_defaults_to_the_reference_count():
     plan = jc_infer.plan_work(jc_infer.parse_settings(["--mode", "synthetic", "--total-jobs", "3",
                                                        "--index", "2"], environ={}))
