@@ -1,7 +1,7 @@
 """The container lab end to end: playbooks/lab.yml, site.yml twice, playbooks/benchmark.yml,
 playbooks/lab-destroy.yml.
 
-Marked `lab` (about 21 minutes on two cores, with Kubernetes and the pipeline matrix): deselect with `-m "not lab"`. The test lab has
+Marked `lab` (14 minutes on two cores when quiet, about 21 under load, with Kubernetes and the pipeline matrix): deselect with `-m "not lab"`. The test lab has
 names, label and LAN of its own (lab_name jc-labtest, a free 10.x.0.0/16), so it runs beside a
 user's `make lab` (jc-lab-*, edgeai.jc.owner=jc-lab) and never touches it. Set
 EDGEAI_JC_LAB_WORKER_ARCH=arm64 to run the workers under qemu, EDGEAI_JC_TEST_LAB_SUBNET to
