@@ -628,6 +628,11 @@ def trace_sample(record, when, node):
 
 
 @_guarded
+def _is_number(value):
+    """A JSON number (bool is an int to Python, not a number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def load_trace(text, source="trace"):
     """The samples of a trace file (one JSON object per line, see trace_sample), in time order."""
     import json
@@ -643,16 +648,15 @@ def load_trace(text, source="trace"):
         except ValueError as exc:
             raise TelemetryError("%s line %d is not JSON (%s): %r" % (source, number, exc, _excerpt(line)))
         if (not isinstance(sample, dict) or not isinstance(sample.get("record"), dict)
-                or not isinstance(sample.get("time"), (int, float)) or isinstance(sample.get("time"), bool)):
+                or not _is_number(sample.get("time"))):
             raise TelemetryError("%s line %d is not a telemetry sample {time, node, record}: %r"
                                  % (source, number, _excerpt(line)))
         record = sample["record"]
         for key, kind in (("gpus", list), ("temperatures_c", dict), ("power_rails_mw", dict)):
             if not isinstance(record.get(key), kind):
                 raise TelemetryError("%s line %d: the record's %r is not a %s" % (source, number, key, kind.__name__))
-        numbers = (int, float)
         if (not all(isinstance(gpu, dict) for gpu in record["gpus"])
-                or not all(isinstance(v, numbers) and not isinstance(v, bool) for v in record["temperatures_c"].values())
+                or not all(_is_number(v) for v in record["temperatures_c"].values())
                 or not all(isinstance(v, dict) for v in record["power_rails_mw"].values())):
             raise TelemetryError("%s line %d: the record's GPUs, temperatures or power rails are malformed: %r"
                                  % (source, number, _excerpt(line)))
@@ -674,14 +678,12 @@ def _hottest(temperatures):
     return max(values) if values else None
 
 
-def _number(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _cpu_busy_percent(cpus):
     """The mean load of the online cores (a core tegrastats reports "off" is left out)."""
-    loads = [_number(cpu.get("load_percent")) for cpu in cpus or [] if isinstance(cpu, dict) and cpu.get("online", True)]
-    loads = [load for load in loads if load is not None]
+    loads = [cpu.get("load_percent") for cpu in cpus or [] if isinstance(cpu, dict) and cpu.get("online", True)]
+    loads = [load for load in loads if _is_number(load)]
     return sum(loads) / len(loads) if loads else None
 
 
@@ -704,7 +706,8 @@ def trace_series(samples):
         series["power_w"].append(_input_power_w(record["power_rails_mw"]))
         series["cpu_busy_percent"].append(_cpu_busy_percent(record.get("cpus")))
         memory = record.get("memory")
-        series["ram_used_mib"].append(_number(memory.get("ram_used_mib")) if isinstance(memory, dict) else None)
+        used = memory.get("ram_used_mib") if isinstance(memory, dict) else None
+        series["ram_used_mib"].append(used if _is_number(used) else None)
     return series
 
 
