@@ -141,6 +141,15 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def _gc_note(res):
+    """The collector's part by phase (jc_infer's "gc", GC_FREEZE), where the package reports it."""
+    gc = res.get("gc")
+    if not isinstance(gc, dict) or "window" not in gc:
+        return ""
+    return ", gc (freeze %s): %s" % (gc["freeze"], "; ".join(
+        "%s %s %.3f s" % (p, gc[p]["collections"], gc[p]["seconds"]) for p in ("startup", "warmup", "window")))
+
+
 def stage_fixed(args, view, parents):
     env = {"IMAGE_DIR": view, "TOTAL_IMAGES": args.images}
     runs = dict((v, []) for v in args.variants)
@@ -150,10 +159,10 @@ def stage_fixed(args, view, parents):
             res["fixed_wall_seconds"] = res["wall_seconds"] - res["seconds"]
             runs[v].append(res)
             log("%-10s run %d: wall %.2f s, window %.2f s (%.0f img/s), fixed %.2f s (startup %.2f, warm-up %.2f), "
-                "result->exit %.2f s, startup %s"
+                "result->exit %.2f s, startup %s%s"
                 % (v, r, res["wall_seconds"], res["seconds"], res["throughput"], res["fixed_wall_seconds"],
                    res["startup_seconds"], res["warmup_seconds"], res["result_to_exit_seconds"],
-                   json.dumps(dict((k, round(x, 2)) for k, x in res["startup"].items()))))
+                   json.dumps(dict((k, round(x, 2)) for k, x in res["startup"].items())), _gc_note(res)))
             RESULTS["fixed"][v] = {"runs": runs[v]}
             for key in ("wall_seconds", "seconds", "fixed_wall_seconds", "startup_seconds", "warmup_seconds",
                         "result_to_exit_seconds", "throughput"):

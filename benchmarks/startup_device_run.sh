@@ -3,7 +3,8 @@
 # branch's files carried to .device-carry/startup (the baseline is the checkout's own jc_infer):
 #   bash .device-carry/startup/benchmarks/startup_device_run.sh STEPS [startup_bench.py options...]
 # STEPS, comma-separated: tests (tests/unit/roles/test_jc_infer.py, test_jc_infer_cudainit.py and
-# test_jc_infer_window.py with torch and the GPU), concurrent (benchmarks/concurrent_start_probe.py: import
+# test_jc_infer_window.py with torch and the GPU; TEST_FILES replaces that list), gcimport (benchmarks/gc_import_probe.py:
+# `import torch` with Python's collector on and off, 5 rounds: gcimport.txt), concurrent (benchmarks/concurrent_start_probe.py: import
 # torch / the driver's initialisation / both, 1 and 2 processes at once, 3 rounds: concurrent.txt), imports (python -X importtime of torch with TORCH_DEVICE_BACKEND_AUTOLOAD=1 and
 # =0, and the import times of torch with either / torch + torchvision's image extension /
 # torchvision, 3 fresh processes each), modelbuild (ResNet-50 built on the meta device
@@ -11,7 +12,7 @@
 # autotuning on and off), bench (startup_bench.py with the options given).
 # BENCH2_ARGS: options of a second startup_bench run on the same dataset (results_2.json).
 # At most 8 files come back from $OUT: pick the steps so that no more are written (meta.txt,
-# pytest.txt, concurrent.txt, importtime.txt, importtime_noautoload.txt, imports.txt, modelbuild.txt, ceiling.txt, results.json,
+# pytest.txt, gcimport.txt, concurrent.txt, importtime.txt, importtime_noautoload.txt, imports.txt, modelbuild.txt, ceiling.txt, results.json,
 # results_2.json, bench.log, logs.tgz).
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)   # the carried tree (or a checkout)
@@ -22,9 +23,12 @@ export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 
   python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)'
   git -C "$ROOT" log --oneline -1 2>/dev/null; } > "$OUT/meta.txt" 2>&1
 case ",$STEPS," in *,tests,*)
-  ( cd "$HERE" && timeout 150 python3 -m pytest -q -p no:cacheprovider tests/unit/roles/test_jc_infer.py \
-      tests/unit/roles/test_jc_infer_cudainit.py tests/unit/roles/test_jc_infer_window.py ) \
+  ( cd "$HERE" && timeout 150 python3 -m pytest -q -p no:cacheprovider ${TEST_FILES:-tests/unit/roles/test_jc_infer.py \
+      tests/unit/roles/test_jc_infer_cudainit.py tests/unit/roles/test_jc_infer_window.py} ) \
     > "$OUT/pytest.txt" 2>&1; echo "pytest exit $?" >> "$OUT/meta.txt";; esac
+case ",$STEPS," in *,gcimport,*)
+  PYTHONPATH="$HERE/roles/gpu_workloads/files" python3 "$HERE/benchmarks/gc_import_probe.py" --rounds "${PROBE_ROUNDS:-5}" \
+    > "$OUT/gcimport.txt" 2>&1;; esac
 case ",$STEPS," in *,concurrent,*)
   python3 "$HERE/benchmarks/concurrent_start_probe.py" --package-parent "$HERE/roles/gpu_workloads/files" \
     --rounds "${PROBE_ROUNDS:-3}" > "$OUT/concurrent.txt" 2>&1;; esac

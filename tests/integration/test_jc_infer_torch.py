@@ -26,3 +26,10 @@ def test_the_cpu_path_reports_why_cuda_was_not_preinitialised_with_torch():
         "tests/unit/roles/test_jc_infer_cudainit.py::test_a_cpu_run_reports_why_there_was_no_preinit", per_test_timeout=180)
     assert returncode == 0, output[-6000:]
     assert "1 passed" in output and "skipped" not in output, output[-3000:]
+
+
+def test_the_collector_is_frozen_before_the_window_with_torch():
+    # test_jc_infer_gc.py whole (one of its tests needs torch): GC_FREEZE auto and off end to end on the CPU.
+    returncode, output = run_unit_tests("tests/unit/roles/test_jc_infer_gc.py", per_test_timeout=180)
+    assert returncode == 0, output[-6000:]
+    assert "passed" in output and "skipped" not in output, output[-3000:]

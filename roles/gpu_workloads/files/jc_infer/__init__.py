@@ -41,6 +41,12 @@ command-line flag of the same meaning; a flag wins over the environment:
                          the timed window and wait for its first batch (on) or until its prefetch
                          queue is full (full, nvJPEG pipeline), counted in the warm-up as
                          "pipeline_fill" (auto = full in the files mode, off for synthetic; window.py)
+    GC_FREEZE            auto | on | off: Python's cyclic collector off through the imports and the
+                         warm-up, then every object made so far frozen (gc.freeze: never scanned again)
+                         and the collector on for the window, so that no full collection over torch's
+                         objects stops the pipeline's threads mid-window (auto = on where gc.freeze
+                         exists, Python >= 3.7; the result line's "gc" counts collections by phase;
+                         gcpause.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
     CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
@@ -68,7 +74,7 @@ startup_seconds, ...) and where the time outside the timed window went: "startup
 file_listing, import_torch, import_torchvision, device_init, model_build, weights; they add up to
 startup_seconds), "warmup" (autotune, graph_capture, decoder, pipeline_fill: warmup_seconds), process_seconds and
 fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"; after_window_seconds:
-the part of other from the window's end to the line), and "window_profile" (window.py). After the line the
+the part of other from the window's end to the line), "window_profile" (window.py) and "gc" (gcpause.py). After the line the
 process flushes and leaves with os._exit (no interpreter/CUDA teardown); progress goes to stderr. Exit 0 on success (corrupt images included),
 2 on bad settings or a missing or short dataset (an empty IMAGE_DIR, or fewer images than its
 manifest.json lists: what an unmounted NFS mount point looks like), 1 when inference itself failed.
@@ -88,6 +94,7 @@ The package, one module per concern (each imports torch only when it runs):
     resnet         resnet50: ResNet-50 in plain torch.nn, torchvision's state_dict layout (no torchvision)
     tvimage        ImageOps: torchvision's JPEG decoders without importing the package
     cudainit       CudaPreinit: the CUDA driver's initialisation in a thread beside `import torch`
+    gcpause        GcWatch: Python's collector off until the warm-up ends, then frozen; collections by phase
     decoders       synthetic, Pillow (DataLoader), nvJPEG/nvImageCodec pipeline, decode process, DALI
     metrics        Metrics: workload metrics for node_exporter's textfile collector (METRICS_TEXTFILE_DIR)
     workload       resolve_decode, run, main

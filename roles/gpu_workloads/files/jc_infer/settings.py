@@ -38,6 +38,7 @@ SETTINGS = (
     ("WARMUP_OVERLAP", "--warmup-overlap", "choice", "auto", ("auto", "on", "off")),
     ("CUDA_PREINIT", "--cuda-preinit", "choice", "auto", ("auto", "on", "off")),
     ("PIPELINE_PRIME", "--pipeline-prime", "choice", "auto", ("auto", "on", "full", "off")),
+    ("GC_FREEZE", "--gc-freeze", "choice", "auto", ("auto", "on", "off")),
 )
 
 

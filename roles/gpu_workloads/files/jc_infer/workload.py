@@ -16,6 +16,7 @@ from .cudainit import CudaPreinit
 from .dataset import MANIFEST_NAME, plan_work
 from .decoders import (READER_THREADS, DecodeProcess, GpuDecodePipeline, HardwareJpegDecoder, cpu_decode_batches,
                        dali_batches, synthetic_batches)
+from .gcpause import GcWatch
 from .metrics import from_settings as metrics_from_settings
 from .metrics import timeline
 from .preprocessing import pil_crop_resize
@@ -122,16 +123,20 @@ def want_decode_process(settings):
         and settings["num_workers"] in ("auto", 0)
 
 
-def run(settings, plan, startup, errors, dp=None, preinit=None):
+def run(settings, plan, startup, errors, dp=None, preinit=None, gc_watch=None):
     metrics = metrics_from_settings(settings)  # jc_infer/metrics.py: off without METRICS_TEXTFILE_DIR
+    if gc_watch is None:  # a caller that did not start one at its beginning: counted from here
+        gc_watch = GcWatch(settings.get("gc_freeze", "auto"))
     try:
-        return _run(settings, plan, startup, errors, dp, metrics, preinit)
+        return _run(settings, plan, startup, errors, dp, metrics, preinit, gc_watch)
     except Exception:
         metrics.phase("failed")
         raise
+    finally:
+        gc_watch.close()
 
 
-def _run(settings, plan, startup, errors, dp, metrics, preinit=None):
+def _run(settings, plan, startup, errors, dp, metrics, preinit, gc_watch):
     rt = Runtime(settings, startup, preinit)
     decode = resolve_decode(rt, settings["decode"], settings["workload_mode"])
     workers = settings["num_workers"]
@@ -144,10 +149,10 @@ def _run(settings, plan, startup, errors, dp, metrics, preinit=None):
         dp.close()  # not usable here (CPU, old torchvision, or CPU helpers asked for): in-process decode
         dp = None
     with rt.compute():
-        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics)
+        return _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics, gc_watch)
 
 
-def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics):
+def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, metrics, gc_watch):
     files = plan["files"]
     assigned = plan["end"] - plan["start"]
     # Untimed warm-up: cuDNN autotuning, graph capture, then the decoder on this partition's first files.
@@ -156,6 +161,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     # time counts in "decoder" only for what is left after the model's warm-up.
     warmup = {}
     metrics.phase("warmup")
+    gc_watch.phase("warmup")
     t = t_warm = time.time()
     side = None
     warm_decoder = dp is None and settings["warmup_batches"] and files and decode in ("gpu", "nvimgcodec", "cpu")
@@ -184,6 +190,9 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     rt.predictions = []
     warmup["decoder"] += time.time() - t
     warmup_seconds = time.time() - t_warm
+    # GC_FREEZE (gcpause.py): what exists now lives as long as the process; freeze it and turn the
+    # collector back on before the batch source's threads and worker processes start.
+    gc_watch.release()
 
     if settings["workload_mode"] == "synthetic":
         source = synthetic_batches(rt, assigned)
@@ -214,6 +223,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     images = 0
     marks = []
     metrics.phase("timed")
+    gc_watch.phase("window")
     t0 = last_report = previous = time.time()
     for batch, n in batches:
         rt.infer(batch)
@@ -227,6 +237,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
             last_report = now
     rt.sync()
     t_end = time.time()
+    gc_watch.phase("after")
     seconds = t_end - t0
 
     top1 = rt.torch.cat(rt.predictions).cpu() if rt.predictions else None
@@ -251,6 +262,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     elif dp is not None and dp.summary:
         extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
     extra["pipeline_primed"] = batches.primed
+    extra["gc"] = gc_watch.report()
     extra["window_profile"] = window_profile(t0, marks, t_end)
     extra.update(timeline(t_warm, t0, seconds))
     result = build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
@@ -261,11 +273,24 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
 
 def main(argv=None):
     startup = {"interpreter": interpreter_seconds()}
+    watches = []
+    try:
+        return _main(argv, startup, watches)
+    finally:
+        for watch in watches:  # the collector as it was, whichever way the run ended
+            watch.close()
+
+
+def _main(argv, startup, watches):
     errors = ErrorLog()
     set_cuda_connections()  # read by the driver's cuInit: before the pre-initialisation below
     preinit = None
     try:
         settings = parse_settings(argv)
+        # Python's collector off through the imports and the warm-up where it can be frozen after them
+        # (GC_FREEZE, jc_infer/gcpause.py); every collection counted by phase.
+        gc_watch = GcWatch(settings["gc_freeze"])
+        watches.append(gc_watch)
         # The CUDA driver's initialisation in a thread, beside the file listing and `import torch`
         # (jc_infer/cudainit.py); Runtime waits for it before torch touches CUDA.
         preinit = CudaPreinit(settings)
@@ -292,7 +317,7 @@ def main(argv=None):
         except Exception as exc:  # e.g. no /dev/shm: decode in this process instead
             log("cannot start the decode process (%s); decoding in this process" % exc)
     try:
-        result = run(settings, plan, startup, errors, dp, preinit)
+        result = run(settings, plan, startup, errors, dp, preinit, gc_watch)
     except SettingsError as exc:
         log("ERROR: %s" % exc)
         emit({"error": str(exc), "index": settings["job_completion_index"], "images": 0, "errors": errors.count})
