@@ -177,6 +177,17 @@ def test_plan_caps_files_before_partitioning(tmp_path):
     assert [os.path.basename(f) for f in plan["files"]] == ["img_03.jpg", "img_04.jpg", "img_05.jpg", "img_06.jpg"]
 
 
+@pytest.mark.parametrize("suffix", ["", "/"])
+def test_planned_paths_are_the_root_joined_with_each_name(tmp_path, suffix):
+    (tmp_path / "b").mkdir()
+    for rel in ("a.jpg", "b/c.JPEG", "b/d.jpg"):
+        (tmp_path / rel).write_bytes(b"x")
+    root = str(tmp_path) + suffix
+    plan = jc_infer.plan_work(jc_infer.parse_settings(["--image-dir", root], environ={}))
+    assert plan["files"] == [os.path.join(root, rel) for rel in ("a.jpg", "b/c.JPEG", "b/d.jpg")]
+    assert all(os.path.isfile(f) for f in plan["files"])
+
+
 def test_empty_image_dir_exits_2_naming_the_directory(tmp_path):
     # An NFS mount point that is not mounted: the directory is there, the images are not.
     rc, lines, err = run_script(env={"IMAGE_DIR": str(tmp_path), "DEVICE": "cpu"})

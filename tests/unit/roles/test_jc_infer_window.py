@@ -7,7 +7,7 @@ import jc_infer
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jc_infer.window import Primed, prime_decision, window_profile
+from jc_infer.window import Primed, allocator_delta, prime_decision, window_profile
 
 
 @pytest.mark.parametrize("setting, mode, expected", [
@@ -111,3 +111,16 @@ def test_window_profile_parts_add_up(t0, gaps, tail):
     assert profile["first_batch"] >= -1e-6 and profile["tail"] >= -1e-6 and profile["interval"] >= 0
     assert profile["seconds"] == pytest.approx(marks[-1] + tail - t0, abs=1e-5)
     assert profile["excess"] == pytest.approx(profile["seconds"] - len(marks) * profile["interval"], abs=1e-4)
+
+
+def test_allocator_delta_is_each_counters_increase():
+    before = {"device_segments_allocated": 10, "device_segments_freed": 2, "alloc_retries": 0}
+    after = {"device_segments_allocated": 13, "device_segments_freed": 2, "alloc_retries": 1,
+             "host_blocks_allocated": 4}
+    assert allocator_delta(before, after) == {"alloc_retries": 1, "device_segments_allocated": 3,
+                                              "device_segments_freed": 0}
+
+
+def test_allocator_delta_without_snapshots_is_none():
+    assert allocator_delta(None, None) is None
+    assert allocator_delta({"alloc_retries": 0}, None) is None

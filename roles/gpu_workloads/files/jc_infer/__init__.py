@@ -74,7 +74,8 @@ startup_seconds, ...) and where the time outside the timed window went: "startup
 file_listing, import_torch, import_torchvision, device_init, model_build, weights; they add up to
 startup_seconds), "warmup" (autotune, graph_capture, decoder, pipeline_fill: warmup_seconds), process_seconds and
 fixed_seconds = process_seconds - seconds = startup + warmup + other ("fixed"; after_window_seconds:
-the part of other from the window's end to the line), "window_profile" (window.py) and "gc" (gcpause.py). After the line the
+the part of other from the window's end to the line), "window_profile" (window.py), "window_allocations" (the CUDA caching allocators' cudaMalloc /
+cudaHostAlloc calls in the window: window.py, runtime.py) and "gc" (gcpause.py). After the line the
 process flushes and leaves with os._exit (no interpreter/CUDA teardown); progress goes to stderr. Exit 0 on success (corrupt images included),
 2 on bad settings or a missing or short dataset (an empty IMAGE_DIR, or fewer images than its
 manifest.json lists: what an unmounted NFS mount point looks like), 1 when inference itself failed.

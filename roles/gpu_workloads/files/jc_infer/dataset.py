@@ -70,7 +70,10 @@ def plan_work(settings):
     if settings["total_images"] is not None:
         files = files[:settings["total_images"]]
     start, end = partition(len(files), jobs, index)
-    return {"files": [os.path.join(root, rel) for rel in files[start:end]], "start": start, "end": end,
+    # One concatenation per file instead of os.path.join: 2.5x faster (the 200,000 absolute paths of a
+    # one-GPU pod took 0.13-0.16 s on the GPU machine; docs/benchmarks.md run 9).
+    prefix = os.path.join(root, "")
+    return {"files": [prefix + rel for rel in files[start:end]], "start": start, "end": end,
             "dataset_count": found, "manifest_count": listed}
 
 

@@ -216,6 +216,34 @@ class Runtime(Preprocessing):
         if self.cuda:
             self.torch.cuda.synchronize()
 
+    def allocator_counts(self):
+        """The CUDA caching allocators' cumulative counters (allocator_delta): device segments
+        allocated (cudaMalloc) and freed, allocation retries (a cache flush then cudaMalloc again),
+        and pinned host blocks allocated (cudaHostAlloc); those this torch does not keep are left
+        out. None on the CPU."""
+        if not self.cuda:
+            return None
+        cuda = self.torch.cuda
+        counts = {}
+        try:
+            stats = cuda.memory_stats(self.device)
+        except Exception:  # noqa: BLE001 - a diagnostic never fails a run
+            stats = {}
+        for key, name in (("segment.all.allocated", "device_segments_allocated"),
+                          ("segment.all.freed", "device_segments_freed"),
+                          ("num_alloc_retries", "alloc_retries")):
+            if isinstance(stats.get(key), int):
+                counts[name] = stats[key]
+        host = getattr(cuda, "host_memory_stats", None)  # torch >= 2.5
+        if host is not None:
+            try:
+                value = host().get("num_host_alloc")
+            except Exception:  # noqa: BLE001
+                value = None
+            if isinstance(value, int):
+                counts["host_blocks_allocated"] = value
+        return counts
+
 def cudnn_benchmark(setting):
     """CUDNN_BENCHMARK (cuDNN times every convolution's algorithms in the warm-up and keeps the
     fastest): auto = off. Measured on 2x H200 (docs/benchmarks.md, "Time to result"): autotuning

@@ -89,3 +89,11 @@ def window_profile(t0, marks, t_end, first=6):
         "slowest": [[k + 1, round(g, 4)] for k, g in sorted(enumerate(gaps), key=lambda x: -x[1])[:first]],
     })
     return out
+
+
+def allocator_delta(before, after):
+    """What the CUDA caching allocators did in the timed window, from two allocator_counts()
+    snapshots (runtime.py): each counter's increase; None where either snapshot is missing (CPU)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    return dict((k, after[k] - before[k]) for k in sorted(after) if k in before)

@@ -23,7 +23,7 @@ from .preprocessing import pil_crop_resize
 from .result import ErrorLog, add_process_seconds, build_result, emit, interpreter_seconds, log
 from .runtime import Runtime
 from .settings import SettingsError, parse_settings, set_cuda_connections
-from .window import Primed, prime_decision, window_profile
+from .window import Primed, allocator_delta, prime_decision, window_profile
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -224,6 +224,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     marks = []
     metrics.phase("timed")
     gc_watch.phase("window")
+    allocated = rt.allocator_counts()
     t0 = last_report = previous = time.time()
     for batch, n in batches:
         rt.infer(batch)
@@ -238,6 +239,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     rt.sync()
     t_end = time.time()
     gc_watch.phase("after")
+    allocated = allocator_delta(allocated, rt.allocator_counts())
     seconds = t_end - t0
 
     top1 = rt.torch.cat(rt.predictions).cpu() if rt.predictions else None
@@ -263,6 +265,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
         extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
     extra["pipeline_primed"] = batches.primed
     extra["gc"] = gc_watch.report()
+    extra["window_allocations"] = allocated
     extra["window_profile"] = window_profile(t0, marks, t_end)
     extra.update(timeline(t_warm, t0, seconds))
     result = build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
