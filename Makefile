@@ -5,8 +5,6 @@ export VENV
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-LAB_INVENTORY ?= inventory/lab
-
 .PHONY: bootstrap test lint sanity unit integration lab lab-destroy clean
 
 bootstrap:
@@ -22,7 +20,7 @@ lint sanity unit integration: bootstrap
 ## make lab: bring up the local container lab, run site.yml against it, then the benchmark
 ## (tests/harness/lab.sh: bootstrap without test tools, lab.yml, site.yml, benchmark.yml, each timed)
 lab:
-	LAB_INVENTORY=$(LAB_INVENTORY) tests/harness/lab.sh
+	tests/harness/lab.sh
 
 lab-destroy:
 	ansible-playbook -i inventory/localhost.yml playbooks/lab-destroy.yml
