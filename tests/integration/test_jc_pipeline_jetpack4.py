@@ -91,6 +91,8 @@ def test_chains_in_the_image_give_the_monoliths_bytes(jetpack4_image):
 
 
 def test_an_unknown_grpc_source_is_refused_by_name():
-    out = docker("build", "-q", "--build-arg", "GRPC_SOURCE=conda", str(FILES), check=False)
+    # --force-rm: the legacy builder keeps a failed step's container otherwise (one stopped container
+    # left on the machine per test run).
+    out = docker("build", "-q", "--force-rm", "--build-arg", "GRPC_SOURCE=conda", str(FILES), check=False)
     assert out.returncode != 0
     assert "GRPC_SOURCE must be apt or pip, not 'conda'" in out.stdout + out.stderr
