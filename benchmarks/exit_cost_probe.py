@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Issue 15: what the 0.37-0.45 s from a pod's result line to its exit is made of.
+
+jc_infer flushes its result line and leaves with os._exit (no interpreter teardown), and still the
+parent sees the process end 0.37-0.45 s after the line (runs 7-9). What is left is the kernel's
+teardown of the process: its memory mappings (torch's libraries, pinned host memory) and the CUDA
+context (device memory, streams, nvJPEG's and cuDNN's handles) when the driver's file descriptors
+close. This probe times that from the parent (the line's arrival to the process reaped), for
+processes that hold more and more of what a pod holds:
+
+    bare            python, print, os._exit
+    torch           + import torch
+    cuda            + a CUDA context (one tensor on the GPU)
+    model           + ResNet-50 fp16 on the GPU, one forward of batch 256 (cuDNN, cuBLAS, activations)
+    jc_infer        python3 -m jc_infer on --images files (nvJPEG pipeline, CUDA graph, reader threads)
+    jc_infer_empty  the same through main(), then torch.cuda.empty_cache() and the pinned-memory cache
+                    emptied before os._exit: the teardown moved before the exit, timed on both sides
+
+    PYTHONPATH=roles/gpu_workloads/files python3 benchmarks/exit_cost_probe.py --image-dir DIR --repeats 5
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PRELUDE = "import json, os, sys, time\n"
+FINISH = ("sys.stdout.write(json.dumps({'mode': MODE}) + '\\n'); sys.stdout.flush()\n"
+          "sys.stderr.write('exit_call %.6f\\n' % time.time()); sys.stderr.flush()\nos._exit(0)\n")
+CHILDREN = {
+    "bare": "",
+    "torch": "import torch\n",
+    "cuda": "import torch\ntorch.empty(1, device='cuda'); torch.cuda.synchronize()\n",
+    "model": ("import torch\nfrom jc_infer.resnet import resnet50\n"
+              "m = resnet50(torch, device=torch.device('cuda')).half().to(memory_format=torch.channels_last).eval()\n"
+              "x = torch.randn(256, 3, 224, 224, device='cuda').half().to(memory_format=torch.channels_last)\n"
+              "with torch.inference_mode():\n    m(x)\ntorch.cuda.synchronize()\n"),
+}
+JC_INFER_EMPTY = (
+    "import json, os, sys, time\nfrom jc_infer.workload import main\ncode = main()\nsys.stdout.flush()\n"
+    "import torch\nt = time.time(); torch.cuda.synchronize(); torch.cuda.empty_cache()\n"
+    "host = getattr(torch._C, '_host_emptyCache', None)\nif host: host()\n"
+    "sys.stderr.write('released %.3f\\n' % (time.time() - t)); sys.stderr.write('exit_call %.6f\\n' % time.time())\n"
+    "sys.stderr.flush()\nos._exit(code)\n")
+
+
+def run_one(mode, args, env):
+    if mode in CHILDREN:
+        cmd = [sys.executable, "-c", PRELUDE + "MODE = %r\n" % mode + CHILDREN[mode] + FINISH]
+    elif mode == "jc_infer":
+        cmd = [sys.executable, "-m", "jc_infer"]
+    else:
+        cmd = [sys.executable, "-c", JC_INFER_EMPTY]
+    start = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line_at = None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            line_at = time.time()
+    err = proc.stderr.read()
+    proc.wait()
+    reaped = time.time()
+    if proc.returncode != 0 or line_at is None:
+        raise SystemExit("%s failed (%s): %s" % (mode, proc.returncode, err[-2000:]))
+    exit_call = [float(x.split()[1]) for x in err.splitlines() if x.startswith("exit_call ")]
+    released = [float(x.split()[1]) for x in err.splitlines() if x.startswith("released ")]
+    return {"mode": mode, "wall": reaped - start, "line_to_reaped": reaped - line_at,
+            "exit_call_to_reaped": (reaped - exit_call[0]) if exit_call else None,
+            "released": released[0] if released else None}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image-dir", required=True)
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--modes", default="bare,torch,cuda,model,jc_infer,jc_infer_empty")
+    args = parser.parse_args()
+    env = dict(os.environ, IMAGE_DIR=args.image_dir, TOTAL_IMAGES=str(args.images))
+    modes = [m for m in args.modes.split(",") if m]
+    rows = dict((m, []) for m in modes)
+    for r in range(args.repeats):
+        for mode in (modes if r % 2 == 0 else modes[::-1]):
+            row = run_one(mode, args, env)
+            rows[mode].append(row)
+            print(json.dumps(dict(row, round=r)), flush=True)
+    for mode in modes:
+        items = rows[mode]
+
+        def med(key):
+            values = [x[key] for x in items if x[key] is not None]
+            return "%.3f (%.3f-%.3f)" % (statistics.median(values), min(values), max(values)) if values else "-"
+        print("%-15s line->reaped %s, exit call->reaped %s, released before exit %s"
+              % (mode, med("line_to_reaped"), med("exit_call_to_reaped"), med("released")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
