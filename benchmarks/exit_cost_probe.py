@@ -15,6 +15,10 @@ processes that hold more and more of what a pod holds:
     jc_infer        python3 -m jc_infer on --images files (nvJPEG pipeline, CUDA graph, reader threads)
     jc_infer_empty  the same through main(), then torch.cuda.empty_cache() and the pinned-memory cache
                     emptied before os._exit: the teardown moved before the exit, timed on both sides
+and, to find what jc_infer adds to `model`: model_conn32 (CUDA_DEVICE_MAX_CONNECTIONS=32, as jc_infer
+sets it), model_streams (4 more streams), model_graph (the model captured and replayed as a CUDA
+graph), model_nvjpeg (256 of the files decoded by nvJPEG through jc_infer's ImageOps), jc_infer_conn8
+(jc_infer with CUDA's default 8 connections).
 
     PYTHONPATH=roles/gpu_workloads/files python3 benchmarks/exit_cost_probe.py --image-dir DIR --repeats 5
 """
@@ -39,6 +43,23 @@ CHILDREN = {
               "x = torch.randn(256, 3, 224, 224, device='cuda').half().to(memory_format=torch.channels_last)\n"
               "with torch.inference_mode():\n    m(x)\ntorch.cuda.synchronize()\n"),
 }
+MODEL = CHILDREN["model"]
+CHILDREN.update({
+    # what jc_infer adds to `model`, one thing at a time
+    "model_conn32": "os.environ['CUDA_DEVICE_MAX_CONNECTIONS'] = '32'\n" + MODEL,
+    "model_streams": MODEL + "streams = [torch.cuda.Stream() for _ in range(4)]\n"
+                             "for st in streams:\n    with torch.cuda.stream(st):\n        torch.ones(1, device='cuda')\n"
+                             "torch.cuda.synchronize()\n",
+    "model_graph": MODEL + ("g = torch.cuda.CUDAGraph()\ns = torch.cuda.Stream()\ns.wait_stream(torch.cuda.current_stream())\n"
+                            "with torch.inference_mode():\n    with torch.cuda.stream(s):\n        m(x)\n"
+                            "    torch.cuda.current_stream().wait_stream(s)\n    with torch.cuda.graph(g):\n        y = m(x)\n"
+                            "    g.replay()\ntorch.cuda.synchronize()\n"),
+    "model_nvjpeg": MODEL + ("from jc_infer.tvimage import ImageOps\nops = ImageOps(torch)\n"
+                             "names = sorted(os.listdir(os.environ['IMAGE_DIR']))[:256]\n"
+                             "data = [torch.frombuffer(bytearray(open(os.path.join(os.environ['IMAGE_DIR'], n), 'rb').read()), "
+                             "dtype=torch.uint8) for n in names if n.endswith('.jpg')]\n"
+                             "out = ops.decode_jpeg(data, torch.device('cuda'))\ntorch.cuda.synchronize()\n"),
+})
 JC_INFER_EMPTY = (
     "import json, os, sys, time\nfrom jc_infer.workload import main\ncode = main()\nsys.stdout.flush()\n"
     "import torch\nt = time.time(); torch.cuda.synchronize(); torch.cuda.empty_cache()\n"
@@ -50,8 +71,10 @@ JC_INFER_EMPTY = (
 def run_one(mode, args, env):
     if mode in CHILDREN:
         cmd = [sys.executable, "-c", PRELUDE + "MODE = %r\n" % mode + CHILDREN[mode] + FINISH]
-    elif mode == "jc_infer":
+    elif mode in ("jc_infer", "jc_infer_conn8"):
         cmd = [sys.executable, "-m", "jc_infer"]
+        if mode == "jc_infer_conn8":  # CUDA's default number of connections (jc_infer sets 32 unless told)
+            env = dict(env, CUDA_DEVICE_MAX_CONNECTIONS="8")
     else:
         cmd = [sys.executable, "-c", JC_INFER_EMPTY]
     start = time.time()
