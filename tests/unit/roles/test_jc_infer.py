@@ -428,10 +428,10 @@ def test_cuda_graphs_by_default_only_with_a_cuda_11_build(cuda, expected):
     assert jc_infer.graphs_by_default(SimpleNamespace(version=SimpleNamespace(cuda=cuda))) is expected
 
 
-def test_cuda_connections_default_to_32_and_the_environment_wins():
+def test_cuda_connections_default_to_16_and_the_environment_wins():
     environ = {}
-    assert jc_infer.set_cuda_connections(environ) == "32"
-    assert environ == {"CUDA_DEVICE_MAX_CONNECTIONS": "32"}
+    assert jc_infer.set_cuda_connections(environ) == "16"
+    assert environ == {"CUDA_DEVICE_MAX_CONNECTIONS": "16"}
     environ = {"CUDA_DEVICE_MAX_CONNECTIONS": "8"}
     assert jc_infer.set_cuda_connections(environ) == "8"
     assert environ == {"CUDA_DEVICE_MAX_CONNECTIONS": "8"}

@@ -49,10 +49,11 @@ command-line flag of the same meaning; a flag wins over the environment:
                          gcpause.py)
     TORCHVISION_IMAGE_OPS  auto | package: torchvision's decoders through its image extension alone
                          (auto, torchvision >= 0.19: the package's __init__ is never run) or the package
-    CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 32
-                         when unset (CUDA's default is 8), before CUDA starts: with 8, nvJPEG's
-                         streams share queues with the model's and each decode waits behind the
-                         model's queued kernels (docs/benchmarks.md)
+    CUDA_DEVICE_MAX_CONNECTIONS  CUDA's own variable: hardware work queues per context. Set to 16
+                         when unset (CUDA's default is 8), before CUDA starts: with 8 (or 12),
+                         nvJPEG's streams share queues with the model's and each decode waits behind
+                         the model's queued kernels; each queue more costs ~11 ms at exit, so not 32
+                         (docs/benchmarks.md, runs 9c-9d)
 
 The partition is contiguous over the sorted file list (or over TOTAL_IMAGES): every index gets
 total // jobs items and the last one also takes the remainder, so an index may get none.

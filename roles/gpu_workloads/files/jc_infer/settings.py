@@ -10,7 +10,7 @@ import os
 
 DEFAULT_IMAGE_DIR = "/data/images"
 
-CUDA_CONNECTIONS = 32  # CUDA_DEVICE_MAX_CONNECTIONS unless the environment sets it (CUDA's default: 8)
+CUDA_CONNECTIONS = 16  # CUDA_DEVICE_MAX_CONNECTIONS unless the environment sets it (CUDA's default: 8)
 
 
 class SettingsError(Exception):
@@ -117,7 +117,11 @@ def set_cuda_connections(environ=None):
     CUDA maps every stream onto one of these queues; with its default of 8, the streams that
     torchvision's nvJPEG decoder creates share queues with the model's stream, and work in one queue
     runs in order, so each decode waited behind all the model kernels queued before it. Measured on
-    an H100: nvJPEG decoded 170-870 img/s beside the model with 8 queues, 13,000 with 32."""
+    an H100: nvJPEG decoded 170-870 img/s beside the model with 8 queues, 13,000 with 32. Each queue
+    is a channel the driver also tears down at the process's exit, ~11 ms each above 8: on an H200
+    (docs/benchmarks.md, runs 9c and 9d) 16 gave the window of 32 (20,000 and 200,000 files, with
+    and without CPU helpers) and left the result line 0.21 s before the exit instead of 0.40 s; 8 and
+    12 cost the window 19-24 %."""
     environ = os.environ if environ is None else environ
     environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", str(CUDA_CONNECTIONS))
     return environ["CUDA_DEVICE_MAX_CONNECTIONS"]
