@@ -167,7 +167,12 @@ def kube_node(tmp_path_factory):
         node("systemd-run", "--unit=cri-docker", "/opt/jc-kube-node/cri-dockerd",
              "--container-runtime-endpoint=unix:///run/cri-dockerd.sock", "--network-plugin=cni",
              "--cni-bin-dir=/opt/jc-kube-node/cni", "--cni-conf-dir=/etc/cni/net.d", "--pod-infra-container-image=" + PAUSE)
-        node("systemd-run", "--unit=kubelet", "/opt/jc-kube/jc-kube", "kubelet", "--v=2",
+        # The kubelet refuses to start until the CRI socket answers (seen under load: it started first
+        # and exited 1), so wait for the socket, and restart it on failure as kubeadm's unit does.
+        node("sh", "-c", "for _ in $(seq 120); do [ -S /run/cri-dockerd.sock ] && exit 0; sleep 0.5; done; "
+             "echo 'cri-dockerd made no socket in 60 s' >&2; exit 1")
+        node("systemd-run", "--unit=kubelet", "--property=Restart=on-failure", "--property=RestartSec=2",
+             "/opt/jc-kube/jc-kube", "kubelet", "--v=2",
              "--config=/etc/kubernetes/kubelet.yaml", "--container-runtime-endpoint=unix:///run/cri-dockerd.sock",
              "--hostname-override=" + NODE_NAME)
         for name, tag in (("image-docker-load", LOADED), ("image-ctr-import", IMPORTED)):
