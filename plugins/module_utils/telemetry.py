@@ -627,12 +627,12 @@ def trace_sample(record, when, node):
     return {"time": float(when), "node": node, "record": record}
 
 
-@_guarded
 def _is_number(value):
     """A JSON number (bool is an int to Python, not a number here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+@_guarded
 def load_trace(text, source="trace"):
     """The samples of a trace file (one JSON object per line, see trace_sample), in time order."""
     import json
@@ -676,8 +676,6 @@ def _input_power_w(rails):
 def _hottest(temperatures):
     values = [value for sensor, value in temperatures.items() if not PLACEHOLDER_SENSORS.match(sensor)]
     return max(values) if values else None
-
-
 
 
 def _cpu_busy_percent(cpus):
