@@ -224,7 +224,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     marks = []
     metrics.phase("timed")
     gc_watch.phase("window")
-    allocated = rt.allocator_counts()
+    counts_at_start = rt.allocator_counts()
     t0 = last_report = previous = time.time()
     for batch, n in batches:
         rt.infer(batch)
@@ -239,7 +239,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
     rt.sync()
     t_end = time.time()
     gc_watch.phase("after")
-    allocated = allocator_delta(allocated, rt.allocator_counts())
+    window_allocations = allocator_delta(counts_at_start, rt.allocator_counts())
     seconds = t_end - t0
 
     top1 = rt.torch.cat(rt.predictions).cpu() if rt.predictions else None
@@ -265,7 +265,7 @@ def _run_on_stream(rt, settings, plan, errors, decode, workers, startup, dp, met
         extra["batch_decode_fallbacks"] = dp.summary["fallbacks"]
     extra["pipeline_primed"] = batches.primed
     extra["gc"] = gc_watch.report()
-    extra["window_allocations"] = allocated
+    extra["window_allocations"] = window_allocations
     extra["window_profile"] = window_profile(t0, marks, t_end)
     extra.update(timeline(t_warm, t0, seconds))
     result = build_result(settings, plan, images, errors, seconds, warmup_seconds, startup, str(rt.device),
